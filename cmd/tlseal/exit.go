@@ -1,0 +1,57 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Exit statuses, the same for every command. They are documented in the root
+// command's help (exitStatusHelp) and in the README.
+const (
+	exitPassed        = 0 // everything checked passed
+	exitFailed        = 1 // at least one item failed verification
+	exitError         = 2 // usage, input or operational error: nothing was judged
+	exitIndeterminate = 3 // nothing failed, but at least one item is indeterminate
+)
+
+const exitStatusHelp = `Exit status:
+  0  everything checked passed (or the command did its job)
+  1  at least one item failed verification
+  2  usage, input or operational error: nothing was judged
+  3  nothing failed, but at least one item is indeterminate (e.g. untrusted signer)`
+
+// verdictError carries a verification outcome that is not a plain success.
+// It is not an error in the operational sense: the report was printed, and
+// only the exit status remains to be set.
+type verdictError struct{ code int }
+
+func (e *verdictError) Error() string { return fmt.Sprintf("verification verdict (exit %d)", e.code) }
+
+// usageError marks mistakes in the command line itself.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+// reportExit prints an operational error (one line, "tlseal: ...") and maps
+// err to the process exit status.
+func reportExit(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitPassed
+	}
+	var v *verdictError
+	if errors.As(err, &v) {
+		return v.code
+	}
+	fmt.Fprintf(stderr, "tlseal: %v\n", err)
+	var u *usageError
+	if errors.As(err, &u) {
+		fmt.Fprintln(stderr, "Run 'tlseal --help' for usage.")
+	}
+	return exitError
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+// rootOptions holds what every command shares: the output streams (so tests
+// can capture them) and the signer/trust configuration flags.
+type rootOptions struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+
+	configFile    string // --config: JSON configuration (keys.go)
+	certstoreFile string // --certstore
+	passwordHex   string // --password-hex
+	passwordFile  string // --password-file
+}
+
+func newRootCommand(opts *rootOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tlseal",
+		Short: "Seal, archive and verify timeline evidence files",
+		Long: `tlseal keeps timeline evidence trustworthy. It seals JSON event files and
+RIFF/WAV recordings with ECDSA (the seal is embedded: the file stays valid JSON,
+a playable WAV), and verifies seals offline years later.
+
+` + exitStatusHelp,
+		Example: `  tlseal demo                                   # the whole story on sample data
+  tlseal sign --cert signer.pem --key signer.key rec.wav -o rec.sealed.wav
+  tlseal verify --ca ca.pem rec.sealed.wav event.json
+  tlseal extract rec.sealed.wav -o original.wav`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetOut(opts.stdout)
+	cmd.SetErr(opts.stderr)
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&opts.configFile, "config", "", "JSON configuration file (certStoreFileName, security{certificate,key}, caCertificates[])")
+	pf.StringVar(&opts.certstoreFile, "certstore", "", "encrypted certificate store file")
+	pf.StringVar(&opts.passwordHex, "password-hex", "", "certificate store password as hex (or env TLSEAL_CERTSTORE_PASSWORD_HEX)")
+	pf.StringVar(&opts.passwordFile, "password-file", "", "file holding the certificate store password (raw bytes)")
+
+	cmd.AddCommand(
+		newSignCommand(opts),
+		newVerifyCommand(opts),
+		newExtractCommand(opts),
+		newInspectCommand(opts),
+		newDemoCommand(opts),
+	)
+	return cmd
+}
+
+// exactArgs is cobra.ExactArgs returning a usageError (exit 2).
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}
+
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
+			return &usageError{err}
+		}
+		return nil
+	}
+}

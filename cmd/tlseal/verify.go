@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlseal/tlseal/report"
+	"github.com/tlseal/tlseal/verify"
+)
+
+type verifyOptions struct {
+	ca     []string
+	format string
+	output string
+	jobs   int
+}
+
+func newVerifyCommand(root *rootOptions) *cobra.Command {
+	var opts verifyOptions
+	cmd := &cobra.Command{
+		Use:   "verify PATH...",
+		Short: "Verify sealed files (directories are walked)",
+		Long: `Verify sealed timeline files: the seal is present, well-formed, last and unique;
+the reconstructed original has the sealed size and SHA-256; the signature
+verifies; the signer chains to a --ca trust anchor (intermediates from the seal),
+was valid when the seal was made and may sign (key usage digitalSignature).
+
+Each file gets a verdict: passed, failed or indeterminate. Without --ca no file
+can pass: an embedded certificate proves nothing on its own (cert.untrusted).
+Finding codes are listed in docs/findings.md.
+
+` + exitStatusHelp,
+		Example: `  tlseal verify --ca ca.pem event.json rec.wav
+  tlseal verify --ca ca.pem --format json -o report.json recordings/`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(cmd.Context(), root, &opts, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.ca, "ca", nil, "trust anchor: PEM file of CA certificates (repeatable)")
+	f.StringVar(&opts.format, "format", "text", "output format: text or json")
+	f.StringVarP(&opts.output, "output", "o", "", "write the report to FILE instead of standard output")
+	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
+	return cmd
+}
+
+func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args []string) error {
+	write, err := reportWriter(opts.format)
+	if err != nil {
+		return err
+	}
+	trust, err := root.loadTrust(opts.ca)
+	if err != nil {
+		return err
+	}
+	paths, err := verify.ExpandPaths(args)
+	if err != nil {
+		return err
+	}
+	rep := report.New(append([]string{"tlseal", "verify"}, args...), trust, time.Now())
+	var opErr error
+	err = verify.Files(ctx, paths, trust, opts.jobs, func(o verify.Outcome) {
+		if o.Err != nil {
+			fmt.Fprintf(root.stderr, "tlseal: verify %s: %v\n", paths[o.Index], o.Err)
+			opErr = o.Err
+			return
+		}
+		rep.Add(o.Result)
+	})
+	if err != nil {
+		return err
+	}
+	rep.Finish(time.Now())
+	if err := emitReport(root, opts.output, rep, write); err != nil {
+		return err
+	}
+	if opErr != nil {
+		return &verdictError{code: exitError}
+	}
+	return &verdictError{code: verdictExit(rep.Verdict)}
+}
+
+func reportWriter(format string) (func(io.Writer, *report.Report) error, error) {
+	switch format {
+	case "text":
+		return report.WriteText, nil
+	case "json":
+		return report.WriteJSON, nil
+	}
+	return nil, usagef("unknown --format %q (text or json)", format)
+}
+
+func emitReport(root *rootOptions, path string, rep *report.Report, write func(io.Writer, *report.Report) error) error {
+	if path == "" || path == "-" {
+		return write(root.stdout, rep)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f, rep); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(root.stderr, "report written to %s (verdict: %s)\n", path, rep.Verdict)
+	return nil
+}
+
+// verdictExit maps a verdict to the exit status.
+func verdictExit(v verify.Verdict) int {
+	switch v {
+	case verify.Passed:
+		return exitPassed
+	case verify.Failed:
+		return exitFailed
+	}
+	return exitIndeterminate
+}

@@ -1,0 +1,15 @@
+module github.com/tlseal/tlseal
+
+go 1.26.8
+
+require (
+	github.com/go-audio/riff v1.0.0
+	github.com/spf13/cobra v1.10.2
+	software.sslmate.com/src/go-pkcs12 v0.7.4
+)
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/crypto v0.11.0 // indirect
+)

@@ -1,0 +1,151 @@
+// Package testpki makes certificate hierarchies for tests: a root CA, an
+// optional intermediate, and signers with chosen curves, validity and key
+// usage. It is test support only; production keys come from the
+// certificate store.
+package testpki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tlseal/tlseal/timeline"
+)
+
+// Cert is a certificate with its key.
+type Cert struct {
+	Cert *x509.Certificate
+	Key  *ecdsa.PrivateKey
+}
+
+// PEM returns the certificate as PEM.
+func (c *Cert) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw})
+}
+
+// KeyPEM returns the private key as PKCS#8 PEM.
+func (c *Cert) KeyPEM() []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(c.Key)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// Options shape a certificate.
+type Options struct {
+	Curve     elliptic.Curve // default P-256
+	NotBefore time.Time      // default now - 1h
+	NotAfter  time.Time      // default now + 1 year
+	KeyUsage  x509.KeyUsage  // default: CertSign for CAs, DigitalSignature otherwise
+	CN        string
+}
+
+var serial int64
+
+func issue(t testing.TB, parent *Cert, isCA bool, o Options) *Cert {
+	t.Helper()
+	if o.Curve == nil {
+		o.Curve = elliptic.P256()
+	}
+	if o.NotBefore.IsZero() {
+		o.NotBefore = time.Now().Add(-time.Hour)
+	}
+	if o.NotAfter.IsZero() {
+		o.NotAfter = time.Now().Add(365 * 24 * time.Hour)
+	}
+	if o.KeyUsage == 0 {
+		o.KeyUsage = x509.KeyUsageDigitalSignature
+		if isCA {
+			o.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+		}
+	}
+	key, err := ecdsa.GenerateKey(o.Curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial++
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano() + serial),
+		Subject:               pkix.Name{CommonName: o.CN, Organization: []string{"tlseal tests"}},
+		NotBefore:             o.NotBefore,
+		NotAfter:              o.NotAfter,
+		KeyUsage:              o.KeyUsage,
+		BasicConstraintsValid: true,
+		IsCA:                  isCA,
+	}
+	signerCert, signerKey := tmpl, crypto.Signer(key)
+	if parent != nil {
+		signerCert, signerKey = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, key.Public(), signerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Cert{Cert: cert, Key: key}
+}
+
+// CA makes a self-signed root CA.
+func CA(t testing.TB, o Options) *Cert {
+	if o.CN == "" {
+		o.CN = "Test Root CA"
+	}
+	return issue(t, nil, true, o)
+}
+
+// Intermediate makes a CA issued by parent.
+func Intermediate(t testing.TB, parent *Cert, o Options) *Cert {
+	if o.CN == "" {
+		o.CN = "Test Intermediate CA"
+	}
+	return issue(t, parent, true, o)
+}
+
+// Leaf makes a signing certificate issued by parent.
+func Leaf(t testing.TB, parent *Cert, o Options) *Cert {
+	if o.CN == "" {
+		o.CN = "Test Signer"
+	}
+	return issue(t, parent, false, o)
+}
+
+// Signer makes a timeline.Signer for leaf with the given intermediates.
+func Signer(t testing.TB, leaf *Cert, intermediates ...*Cert) *timeline.Signer {
+	t.Helper()
+	var inter []*x509.Certificate
+	for _, c := range intermediates {
+		inter = append(inter, c.Cert)
+	}
+	s, err := timeline.NewSigner(leaf.Cert, inter, leaf.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Write stores the certificate (name.pem) and key (name.key) in dir and
+// returns their paths.
+func (c *Cert) Write(t testing.TB, dir, name string) (certPath, keyPath string) {
+	t.Helper()
+	certPath, keyPath = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	if err := os.WriteFile(certPath, c.PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, c.KeyPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certPath, keyPath
+}

@@ -1,0 +1,136 @@
+package timeline_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/tlseal/tlseal/timeline"
+)
+
+func riffFile(chunks ...string) []byte {
+	body := "WAVE" + strings.Join(chunks, "")
+	b := []byte("RIFF\x00\x00\x00\x00" + body)
+	n := len(b) - 8
+	b[4], b[5], b[6], b[7] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+	return b
+}
+
+func chunk(id string, data string) string {
+	n := len(data)
+	s := id + string([]byte{byte(n), byte(n >> 8), byte(n >> 16), byte(n >> 24)}) + data
+	if n%2 == 1 {
+		s += "\x00"
+	}
+	return s
+}
+
+var roundTripCases = map[string][]byte{
+	"empty object":        []byte(`{}`),
+	"empty object spaced": []byte(" { \n } \n"),
+	"one member":          []byte(`{"a":1}`),
+	"engage event": []byte(`{"id":"e1","groupId":"g1","type":1,"direction":2,"started":1764237600000,` +
+		`"ended":1764237605000,"alias":"Unit 7","nodeId":"n-42","audio":{"ms":5000,"samples":40000},"uri":"file:///x.wav"}`),
+	"bom":                  []byte("\xEF\xBB\xBF{\"a\":1}"),
+	"crlf":                 []byte("{\r\n  \"a\": 1,\r\n  \"b\": [1, 2]\r\n}\r\n"),
+	"unicode and escapes":  []byte(`{"name":"Zoë ✓ \u00e9\n\"q\"\\","emoji":"😀","ctl":"\u0001"}`),
+	"big integers":         []byte(`{"big":123456789012345678901234567890,"neg":-9007199254740993,"f":1.5e-300}`),
+	"duplicate keys":       []byte(`{"a":1,"a":2}`),
+	"trailing whitespace":  []byte("{\"a\":true}   \t\n\n"),
+	"whitespace before }":  []byte("{\"a\":null  \n}"),
+	"nested":               []byte(`{"a":{"b":[{"c":[]},{}],"d":"}"}}`),
+	"deep nesting":         []byte(`{"d":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + `}`),
+	"riff minimal":         riffFile(),
+	"riff odd chunk":       riffFile(chunk("fmt ", strings.Repeat("x", 16)), chunk("odd ", "abc")),
+	"riff odd size file":   append(riffFile(chunk("fmt ", strings.Repeat("x", 16))), 'z'),
+	"riff wrong size":      func() []byte { b := riffFile(chunk("data", "abcd")); b[4] = 99; return b }(),
+	"riff placeholder":     func() []byte { b := riffFile(chunk("data", "abcd")); copy(b[4:], "\xff\xff\xff\xff"); return b }(),
+	"riff truncated chunk": []byte("RIFF\x20\x00\x00\x00WAVEdata\x00\x10\x00\x00abc"),
+}
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	s := testSigner(t)
+	for name, orig := range roundTripCases {
+		t.Run(name, func(t *testing.T) {
+			sealed, res, err := sealBytes(t, s, "dir/"+name, orig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := timeline.Open(bytes.NewReader(sealed), int64(len(sealed)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range o.Problems {
+				if strings.HasPrefix(p.Code, "seal.") || strings.HasPrefix(p.Code, "content.") || p.Code == "json.spliceInvalid" || p.Code == "json.invalid" {
+					t.Errorf("unexpected problem %s: %s", p.Code, p.Detail)
+				}
+			}
+			if !bytes.Equal(o.EnvelopeBytes, res.EnvelopeBytes) {
+				t.Errorf("envelope bytes differ")
+			}
+			r, err := o.Original()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(r)
+			if !bytes.Equal(got, orig) {
+				t.Fatalf("original not restored:\n got %q\nwant %q", got, orig)
+			}
+			sum := sha256.Sum256(orig)
+			if o.Envelope.SHA256 != hex.EncodeToString(sum[:]) || o.Envelope.Size != int64(len(orig)) {
+				t.Errorf("envelope digest/size wrong")
+			}
+			if _, err := timeline.VerifySignature(o.Envelope); err != nil {
+				t.Errorf("signature: %v", err)
+			}
+			// Sealing again is refused.
+			if _, _, err := sealBytes(t, s, "x", sealed); !isReason(err, timeline.ReasonAlreadySealed) {
+				t.Errorf("resealing: got %v, want already sealed", err)
+			}
+		})
+	}
+}
+
+func isReason(err error, r timeline.Reason) bool {
+	var te *timeline.Error
+	return errors.As(err, &te) && te.Reason == r
+}
+
+func TestSealRefuses(t *testing.T) {
+	s := testSigner(t)
+	cases := []struct {
+		name string
+		in   string
+		want timeline.Reason
+	}{
+		{"array", `[1,2]`, timeline.ReasonNotObject},
+		{"string", `"x"`, timeline.ReasonNotObject},
+		{"number", `12`, timeline.ReasonNotObject},
+		{"empty file", ``, timeline.ReasonNotTimeline},
+		{"only whitespace", "  \n", timeline.ReasonNotJSON},
+		{"binary", "\x00\x01\x02", timeline.ReasonNotTimeline},
+		{"text", "hello", timeline.ReasonNotTimeline},
+		{"already sealed json", `{"a":1,"seal":{}}`, timeline.ReasonAlreadySealed},
+		{"escaped seal key", `{"se\u0061l":1}`, timeline.ReasonAlreadySealed},
+		{"unterminated", `{"a":1`, timeline.ReasonNotJSON},
+		{"bad value", `{"a":}`, timeline.ReasonNotJSON},
+		{"two objects", `{}{}`, timeline.ReasonNotJSON},
+		{"trailing comma", `{"a":1,}`, timeline.ReasonNotJSON},
+		{"control char in string", "{\"a\":\"\x01\"}", timeline.ReasonNotJSON},
+		{"leading zero", `{"a":01}`, timeline.ReasonNotJSON},
+		{"riff short", "RIFF\x04\x00\x00\x00WA", timeline.ReasonNotRIFF},
+		{"rf64", "RF64\xff\xff\xff\xffWAVEds64", timeline.ReasonTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := sealBytes(t, s, "x", []byte(c.in))
+			if !isReason(err, c.want) {
+				t.Fatalf("got %v, want reason %q", err, c.want)
+			}
+		})
+	}
+}

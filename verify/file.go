@@ -1,0 +1,133 @@
+package verify
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+
+	"github.com/tlseal/tlseal/riffio"
+	"github.com/tlseal/tlseal/timeline"
+)
+
+// SignerInfo identifies the certificate that sealed an item.
+type SignerInfo struct {
+	Subject   string `json:"subject"`
+	Issuer    string `json:"issuer"`
+	Serial    string `json:"serial"`
+	SHA256    string `json:"sha256"`
+	NotBefore string `json:"notBefore"`
+	NotAfter  string `json:"notAfter"`
+}
+
+// DescribeCert makes a SignerInfo.
+func DescribeCert(c *x509.Certificate) *SignerInfo {
+	const layout = "2006-01-02T15:04:05Z"
+	return &SignerInfo{
+		Subject:   c.Subject.String(),
+		Issuer:    c.Issuer.String(),
+		Serial:    serialHex(c.SerialNumber),
+		SHA256:    Fingerprint(c),
+		NotBefore: c.NotBefore.UTC().Format(layout),
+		NotAfter:  c.NotAfter.UTC().Format(layout),
+	}
+}
+
+func serialHex(n *big.Int) string {
+	if n == nil {
+		return ""
+	}
+	return fmt.Sprintf("%x", n)
+}
+
+// ItemResult is the judgement of one file.
+type ItemResult struct {
+	Path     string          `json:"path"`
+	Kind     timeline.Kind   `json:"kind,omitempty"`
+	Verdict  Verdict         `json:"verdict"`
+	Size     int64           `json:"size"`             // the original's size, as sealed
+	SHA256   string          `json:"sha256,omitempty"` // the original's digest, as sealed
+	SignedAt string          `json:"signedAt,omitempty"`
+	Name     string          `json:"name,omitempty"` // the name recorded in the seal
+	Signer   *SignerInfo     `json:"signer,omitempty"`
+	Chain    *timeline.Chain `json:"chain,omitempty"`
+	Findings []Finding       `json:"findings"`
+
+	// Not part of reports; kept for inspect and the archive checks.
+	Opened *timeline.Opened  `json:"-"`
+	Cert   *x509.Certificate `json:"-"`
+	Wave   *riffio.WaveInfo  `json:"-"`
+}
+
+// File verifies the file at path.
+func File(path string, trust *Trust) (*ItemResult, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return Reader(f, st.Size(), path, trust)
+}
+
+// Reader verifies a sealed file given as a ReaderAt of size bytes. The
+// error is for failures to read; everything about the file itself is a
+// finding.
+func Reader(r io.ReaderAt, size int64, path string, trust *Trust) (*ItemResult, error) {
+	o, err := timeline.Open(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	res := &ItemResult{Path: path, Kind: o.Kind, Opened: o, Wave: o.Wave, Findings: []Finding{}}
+	for _, p := range o.Problems {
+		res.Findings = append(res.Findings, NewFinding(p.Code, "%s", p.Detail))
+	}
+	if e := o.Envelope; e != nil {
+		res.Size, res.SHA256, res.Name, res.Chain = e.Size, e.SHA256, e.Name, e.Chain
+		res.SignedAt = e.SignedAt.Format(timeline.TimeLayout)
+		res.Findings = append(res.Findings, checkSignature(res, e, trust)...)
+	}
+	res.Verdict = Judge(res.Findings)
+	return res, nil
+}
+
+// checkSignature verifies the envelope's signature and judges its signer.
+func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Finding {
+	cert, err := timeline.VerifySignature(e)
+	if cert != nil {
+		res.Cert = cert
+		res.Signer = DescribeCert(cert)
+	}
+	var fs []Finding
+	var se *timeline.SignatureError
+	if errors.As(err, &se) {
+		code := map[timeline.SignatureReason]string{
+			timeline.SigInvalid:       "signature.invalid",
+			timeline.SigEncoding:      "signature.encoding",
+			timeline.SigCertMalformed: "cert.malformed",
+			timeline.SigAlgMismatch:   "cert.algMismatch",
+		}[se.Reason]
+		fs = append(fs, NewFinding(code, "%s", se.Detail))
+		if se.Reason != timeline.SigInvalid && se.Reason != timeline.SigEncoding {
+			return fs
+		}
+	} else if err != nil {
+		return append(fs, NewFinding("signature.invalid", "%v", err))
+	}
+	chain, err := timeline.ParseChainPEM(e.ChainPEM)
+	if err != nil {
+		return append(fs, NewFinding("cert.malformed", "chainPem: %v", err))
+	}
+	if trust == nil {
+		trust = NewTrust(nil)
+	}
+	return append(fs, trust.checkCert(cert, chain, e.SignedAt)...)
+}

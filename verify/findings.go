@@ -1,0 +1,152 @@
+// Package verify judges sealed timeline files: it turns what timeline.Open
+// found into findings with stable codes, checks signatures and certificate
+// chains against a trust policy, and gives each item a three-state verdict.
+//
+// Every finding code is listed in Codes with its severity and its effect on
+// the verdict; docs/findings.md documents the same list (a test keeps the
+// two equal).
+package verify
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Severity of a finding.
+type Severity string
+
+const (
+	SevError   Severity = "error"
+	SevWarning Severity = "warning"
+	SevInfo    Severity = "info"
+)
+
+// Verdict of an item or a whole run.
+type Verdict string
+
+const (
+	Passed        Verdict = "passed"
+	Failed        Verdict = "failed"
+	Indeterminate Verdict = "indeterminate"
+)
+
+// Effect is what a finding does to the verdict.
+type Effect int
+
+const (
+	EffectNone          Effect = iota // recorded, verdict unchanged
+	EffectIndeterminate               // the item cannot be judged passed
+	EffectFail                        // the item failed
+)
+
+// CodeInfo describes one finding code.
+type CodeInfo struct {
+	Severity Severity
+	Effect   Effect
+	Summary  string
+}
+
+// Codes is the registry of every finding code this package emits.
+var Codes = map[string]CodeInfo{
+	"seal.missing":        {SevError, EffectFail, "the file carries no seal"},
+	"seal.malformed":      {SevError, EffectFail, "the seal envelope is not a valid v1 envelope"},
+	"seal.multiple":       {SevError, EffectFail, "more than one seal"},
+	"seal.notLast":        {SevError, EffectFail, "a seal is present but not where v1 puts it (last)"},
+	"seal.kindMismatch":   {SevError, EffectFail, "the envelope's kind differs from the file's"},
+	"seal.offsetMismatch": {SevError, EffectFail, "the seal chunk does not follow the original's size"},
+	"seal.notTimeline":    {SevInfo, EffectNone, "the file is neither RIFF nor a JSON object"},
+
+	"content.sizeMismatch":   {SevError, EffectFail, "the original's length differs from the seal's size"},
+	"content.digestMismatch": {SevError, EffectFail, "the original's SHA-256 differs from the seal's"},
+
+	"signature.invalid":  {SevError, EffectFail, "the signature does not verify"},
+	"signature.encoding": {SevError, EffectFail, "sig is not base64 of a DER signature"},
+
+	"cert.malformed":    {SevError, EffectFail, "certPem or chainPem does not parse"},
+	"cert.algMismatch":  {SevError, EffectFail, "alg does not match the certificate's key"},
+	"cert.untrusted":    {SevWarning, EffectIndeterminate, "the signer does not chain to a configured trust anchor"},
+	"cert.expired":      {SevError, EffectFail, "a certificate had expired at signedAt"},
+	"cert.notYetValid":  {SevError, EffectFail, "a certificate was not yet valid at signedAt"},
+	"cert.keyUsage":     {SevError, EffectFail, "the signer's key usage excludes digitalSignature"},
+	"cert.chainInvalid": {SevError, EffectFail, "the certificate chain is invalid for another reason"},
+
+	"riff.sizeMismatch":       {SevInfo, EffectNone, "the original's RIFF size field disagrees with its length (preserved)"},
+	"riff.placeholderSize":    {SevWarning, EffectNone, "a size field holds the 0xFFFFFFFF placeholder"},
+	"riff.truncatedChunk":     {SevWarning, EffectNone, "a chunk of the original runs past its end"},
+	"riff.missingPad":         {SevInfo, EffectNone, "an odd-sized chunk of the original has no pad byte"},
+	"riff.nonZeroPad":         {SevInfo, EffectNone, "a pad byte of the original is not zero"},
+	"riff.invalidChunkId":     {SevWarning, EffectNone, "the original has bytes that are not a chunk where one should start"},
+	"riff.trailingBytes":      {SevInfo, EffectNone, "the original ends with a few bytes after its last chunk"},
+	"riff.sealedSizeMismatch": {SevError, EffectFail, "the sealed file's RIFF size field is not its length - 8"},
+	"riff.sealPadNonZero":     {SevError, EffectFail, "a pad byte written by sealing is not zero"},
+	"riff.unreadable":         {SevError, EffectFail, "the RIFF header is damaged"},
+
+	"json.invalid":       {SevError, EffectFail, "the sealed file is not valid JSON"},
+	"json.spliceInvalid": {SevError, EffectFail, "the seal member is not spliced exactly as v1 writes it"},
+	"json.duplicateKey":  {SevInfo, EffectNone, "a top-level key occurs more than once (preserved)"},
+}
+
+// Finding is one fact about an item.
+type Finding struct {
+	Code     string   `json:"code"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+}
+
+// NewFinding makes a finding of a registered code.
+func NewFinding(code, format string, args ...any) Finding {
+	info, ok := Codes[code]
+	if !ok {
+		// An unregistered code is a programming error; keep it visible as
+		// an error rather than losing it.
+		info = CodeInfo{Severity: SevError, Effect: EffectFail}
+	}
+	return Finding{Code: code, Severity: info.Severity, Message: fmt.Sprintf(format, args...)}
+}
+
+// Judge returns the verdict that a set of findings implies.
+func Judge(fs []Finding) Verdict {
+	v := Passed
+	for _, f := range fs {
+		switch effect(f.Code) {
+		case EffectFail:
+			return Failed
+		case EffectIndeterminate:
+			v = Indeterminate
+		}
+	}
+	return v
+}
+
+func effect(code string) Effect {
+	info, ok := Codes[code]
+	if !ok {
+		return EffectFail
+	}
+	return info.Effect
+}
+
+// Combine folds item verdicts into an overall one: failed beats
+// indeterminate beats passed.
+func Combine(vs ...Verdict) Verdict {
+	out := Passed
+	for _, v := range vs {
+		if v == Failed {
+			return Failed
+		}
+		if v == Indeterminate {
+			out = Indeterminate
+		}
+	}
+	return out
+}
+
+// SortedCodes lists the registered codes in order.
+func SortedCodes() []string {
+	cs := make([]string, 0, len(Codes))
+	for c := range Codes {
+		cs = append(cs, c)
+	}
+	sort.Strings(cs)
+	return cs
+}

@@ -1,0 +1,139 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Trust is the trust policy: the anchors a signer must chain to. Chain
+// building is cached per (certificate, intermediates), since an archive
+// holds thousands of seals by the same signer; validity at each seal's
+// signedAt is still checked for every seal.
+type Trust struct {
+	Anchors []*x509.Certificate
+	pool    *x509.CertPool
+
+	mu    sync.Mutex
+	cache map[[32]byte]chainResult
+}
+
+type chainResult struct {
+	chain []*x509.Certificate // leaf first, anchor last
+	err   error
+}
+
+// NewTrust builds a policy from trust anchors (none: every signer is
+// untrusted and no item can pass).
+func NewTrust(anchors []*x509.Certificate) *Trust {
+	t := &Trust{Anchors: anchors, pool: x509.NewCertPool(), cache: map[[32]byte]chainResult{}}
+	for _, a := range anchors {
+		t.pool.AddCert(a)
+	}
+	return t
+}
+
+// AnchorInfo is how a report names a trust anchor.
+type AnchorInfo struct {
+	Subject string `json:"subject"`
+	SHA256  string `json:"sha256"`
+}
+
+// AnchorInfos describes the anchors.
+func (t *Trust) AnchorInfos() []AnchorInfo {
+	out := make([]AnchorInfo, 0, len(t.Anchors))
+	for _, a := range t.Anchors {
+		out = append(out, AnchorInfo{Subject: a.Subject.String(), SHA256: Fingerprint(a)})
+	}
+	return out
+}
+
+// Fingerprint is the lowercase hex SHA-256 of a certificate's DER.
+func Fingerprint(c *x509.Certificate) string {
+	s := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(s[:])
+}
+
+// checkCert judges the signer certificate of a seal made at signedAt.
+func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certificate, signedAt time.Time) []Finding {
+	var fs []Finding
+	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		fs = append(fs, NewFinding("cert.keyUsage", "the signer certificate %q does not allow digitalSignature", leaf.Subject))
+	}
+	if len(t.Anchors) == 0 {
+		return append(fs, NewFinding("cert.untrusted", "no trust anchor is configured (--ca): the signer %q cannot be trusted", leaf.Subject))
+	}
+	res := t.chain(leaf, intermediates, signedAt)
+	if res.err != nil {
+		var ua x509.UnknownAuthorityError
+		if errors.As(res.err, &ua) {
+			return append(fs, NewFinding("cert.untrusted", "the signer %q does not chain to a trust anchor: %v", leaf.Subject, res.err))
+		}
+		var ci x509.CertificateInvalidError
+		if errors.As(res.err, &ci) && ci.Reason == x509.Expired {
+			return append(fs, validity(ci.Cert, signedAt)...)
+		}
+		return append(fs, NewFinding("cert.chainInvalid", "the signer %q: %v", leaf.Subject, res.err))
+	}
+	for _, c := range res.chain {
+		fs = append(fs, validity(c, signedAt)...)
+	}
+	return fs
+}
+
+func validity(c *x509.Certificate, at time.Time) []Finding {
+	const layout = "2006-01-02T15:04:05Z"
+	switch {
+	case at.Before(c.NotBefore):
+		return []Finding{NewFinding("cert.notYetValid", "certificate %q is valid from %s, the seal was made %s", c.Subject, c.NotBefore.UTC().Format(layout), at.UTC().Format(layout))}
+	case at.After(c.NotAfter):
+		return []Finding{NewFinding("cert.expired", "certificate %q expired %s, the seal was made %s", c.Subject, c.NotAfter.UTC().Format(layout), at.UTC().Format(layout))}
+	}
+	return nil
+}
+
+// chain builds (or recalls) the chain from leaf to an anchor. Validity
+// periods are checked by the caller for each use, so a cached chain found
+// at one signedAt serves every other; a build that failed because of an
+// expiry is not cached for the same reason.
+func (t *Trust) chain(leaf *x509.Certificate, intermediates []*x509.Certificate, at time.Time) chainResult {
+	h := sha256.New()
+	h.Write(leaf.Raw)
+	for _, c := range intermediates {
+		h.Write(c.Raw)
+	}
+	var key [32]byte
+	h.Sum(key[:0])
+	t.mu.Lock()
+	res, ok := t.cache[key]
+	t.mu.Unlock()
+	if ok {
+		return res
+	}
+	inter := x509.NewCertPool()
+	for _, c := range intermediates {
+		inter.AddCert(c)
+	}
+	chains, err := leaf.Verify(x509.VerifyOptions{
+		Roots:         t.pool,
+		Intermediates: inter,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err == nil {
+		res = chainResult{chain: chains[0]}
+	} else {
+		res = chainResult{err: err}
+		var ci x509.CertificateInvalidError
+		if errors.As(err, &ci) && ci.Reason == x509.Expired {
+			return res
+		}
+	}
+	t.mu.Lock()
+	t.cache[key] = res
+	t.mu.Unlock()
+	return res
+}
