@@ -305,3 +305,39 @@ func SealTrailer(size int64, envelope []byte) []byte {
 func SealedHeader(sealedLen int64) []byte {
 	return OriginalHeader(uint32(sealedLen - 8))
 }
+
+// scanWindow bounds how far from the end ScanSealChunks looks: room for a
+// few envelopes.
+const scanWindow = 4 * (MaxEnvelope + 16)
+
+// ScanSealChunks finds seal chunk headers near the end of a file without
+// walking chunks: "seal", a length of at most MaxEnvelope that fits in the
+// file, and data that starts like a JSON object. It serves to explain a
+// file whose seal is not where v1 puts it (moved, duplicated, followed by
+// extra bytes), even when the original's own chunks cannot be walked.
+func ScanSealChunks(r io.ReaderAt, size int64) ([]SealChunk, error) {
+	start := max(int64(HeaderSize), size-scanWindow)
+	if start >= size {
+		return nil, nil
+	}
+	buf := make([]byte, size-start)
+	if _, err := r.ReadAt(buf, start); err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading the end of the file: %w", err)
+	}
+	var out []SealChunk
+	for i := 0; ; {
+		j := bytes.Index(buf[i:], SealID[:])
+		if j < 0 {
+			break
+		}
+		p := i + j
+		if p+9 <= len(buf) {
+			n := binary.LittleEndian.Uint32(buf[p+4 : p+8])
+			if n <= MaxEnvelope && int64(p)+8+int64(n) <= int64(len(buf)) && buf[p+8] == '{' {
+				out = append(out, SealChunk{Offset: start + int64(p), Size: n})
+			}
+		}
+		i = p + 1
+	}
+	return out, nil
+}

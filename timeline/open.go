@@ -164,7 +164,10 @@ func (o *Opened) openRIFF() error {
 			return newError(ReasonIO, err, "")
 		}
 		o.Layout = l
-		n := countSeals(l, size)
+		n, err := countSeals(r, size, l)
+		if err != nil {
+			return err
+		}
 		switch {
 		case n == 0:
 			o.problem(CodeSealMissing, "no seal chunk")
@@ -201,10 +204,18 @@ func (o *Opened) openRIFF() error {
 	}
 	if want := e.Size + e.Size&1; sc.Offset != want || e.Size < riffio.HeaderSize {
 		o.problem(CodeSealOffset, "the seal chunk is at offset %d, the original's size %d puts it at %d", sc.Offset, e.Size, want)
-		// A second seal chunk inside may explain it (duplicated seal).
-		if e.Size < riffio.HeaderSize || e.Size > sc.Offset {
-			return nil
+		// Another seal chunk before the last one explains it (a duplicated
+		// seal); the whole file's chunks tell.
+		l, err := riffio.Walk(r, size)
+		if err != nil {
+			return newError(ReasonIO, err, "")
 		}
+		if n, err := countSeals(r, size, l); err != nil {
+			return err
+		} else if n > 1 {
+			o.problem(CodeSealMultiple, "%d seal chunks", n)
+		}
+		return nil
 	}
 	if e.Size%2 == 1 {
 		if b, err := byteAt(r, e.Size); err != nil {
@@ -222,7 +233,7 @@ func (o *Opened) openRIFF() error {
 	for _, is := range l.Issues {
 		o.problem(is.Code, "original: %s", is.Detail)
 	}
-	if n := countSeals(l, e.Size); n > 0 {
+	if n := countWalkedSeals(l); n > 0 {
 		o.problem(CodeSealMultiple, "the original part holds %d more seal chunk(s)", n)
 	}
 	if string(l.FormType[:]) == "WAVE" {
@@ -239,7 +250,27 @@ func (o *Opened) openRIFF() error {
 	return nil
 }
 
-func countSeals(l *riffio.Layout, size int64) int {
+// countSeals counts the distinct seal chunks of a file: those the chunk
+// walk reaches and those found near the end by their signature (the walk
+// stops at the first damaged chunk of an original).
+func countSeals(r io.ReaderAt, size int64, l *riffio.Layout) (int, error) {
+	offsets := map[int64]bool{}
+	for _, c := range l.Chunks {
+		if c.ID == riffio.SealID {
+			offsets[c.Offset] = true
+		}
+	}
+	found, err := riffio.ScanSealChunks(r, size)
+	if err != nil {
+		return 0, newError(ReasonIO, err, "")
+	}
+	for _, c := range found {
+		offsets[c.Offset] = true
+	}
+	return len(offsets), nil
+}
+
+func countWalkedSeals(l *riffio.Layout) int {
 	n := 0
 	for _, c := range l.Chunks {
 		if c.ID == riffio.SealID {

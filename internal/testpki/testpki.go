@@ -48,6 +48,8 @@ type Options struct {
 	NotAfter  time.Time      // default now + 1 year
 	KeyUsage  x509.KeyUsage  // default: CertSign for CAs, DigitalSignature otherwise
 	CN        string
+	// PathLenZero makes a CA that may issue only end-entity certificates.
+	PathLenZero bool
 }
 
 var serial int64
@@ -82,6 +84,7 @@ func issue(t testing.TB, parent *Cert, isCA bool, o Options) *Cert {
 		KeyUsage:              o.KeyUsage,
 		BasicConstraintsValid: true,
 		IsCA:                  isCA,
+		MaxPathLenZero:        o.PathLenZero,
 	}
 	signerCert, signerKey := tmpl, crypto.Signer(key)
 	if parent != nil {

@@ -1,0 +1,330 @@
+package verify_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/binary"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/verify"
+)
+
+// memFile is an in-memory io.WriteSeeker for timeline.Seal.
+type memFile struct {
+	buf []byte
+	off int64
+}
+
+func (m *memFile) Write(p []byte) (int, error) {
+	if end := m.off + int64(len(p)); end > int64(len(m.buf)) {
+		m.buf = append(m.buf, make([]byte, end-int64(len(m.buf)))...)
+	}
+	copy(m.buf[m.off:], p)
+	m.off += int64(len(p))
+	return len(p), nil
+}
+
+func (m *memFile) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+		m.off = off
+	case io.SeekEnd:
+		m.off = int64(len(m.buf)) + off
+	default:
+		m.off += off
+	}
+	return m.off, nil
+}
+
+type pki struct {
+	ca, inter, other *testpki.Cert
+	signer, viaInter *timeline.Signer
+	expired, noDigSig *timeline.Signer
+	foreign          *timeline.Signer // chains to another CA
+	trust            *verify.Trust
+}
+
+func newPKI(t *testing.T) *pki {
+	p := &pki{}
+	p.ca = testpki.CA(t, testpki.Options{})
+	p.inter = testpki.Intermediate(t, p.ca, testpki.Options{})
+	p.signer = testpki.Signer(t, testpki.Leaf(t, p.ca, testpki.Options{}))
+	p.viaInter = testpki.Signer(t, testpki.Leaf(t, p.inter, testpki.Options{CN: "via intermediate"}), p.inter)
+	p.expired = testpki.Signer(t, testpki.Leaf(t, p.ca, testpki.Options{CN: "expired",
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}))
+	p.noDigSig = testpki.Signer(t, testpki.Leaf(t, p.ca, testpki.Options{CN: "no digitalSignature", KeyUsage: x509.KeyUsageKeyEncipherment}))
+	p.other = testpki.CA(t, testpki.Options{CN: "Other CA"})
+	p.foreign = testpki.Signer(t, testpki.Leaf(t, p.other, testpki.Options{CN: "foreign"}))
+	p.trust = verify.NewTrust([]*x509.Certificate{p.ca.Cert})
+	return p
+}
+
+func seal(t *testing.T, s *timeline.Signer, orig []byte, when time.Time) []byte {
+	t.Helper()
+	var m memFile
+	if _, err := timeline.Seal(&m, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: "f", Signer: s, Time: when}); err != nil {
+		t.Fatal(err)
+	}
+	return m.buf
+}
+
+func check(t *testing.T, data []byte, trust *verify.Trust) *verify.ItemResult {
+	t.Helper()
+	res, err := verify.Reader(bytes.NewReader(data), int64(len(data)), "f", trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func codes(res *verify.ItemResult) []string {
+	var cs []string
+	for _, f := range res.Findings {
+		cs = append(cs, f.Code)
+	}
+	return cs
+}
+
+// envelopeSpan locates the envelope in sealed bytes.
+func envelopeSpan(t *testing.T, sealed []byte) (start, end int) {
+	t.Helper()
+	o, err := timeline.Open(bytes.NewReader(sealed), int64(len(sealed)))
+	if err != nil || o.EnvelopeBytes == nil {
+		t.Fatalf("open: %v", err)
+	}
+	i := bytes.LastIndex(sealed, o.EnvelopeBytes)
+	return i, i + len(o.EnvelopeBytes)
+}
+
+// replaceEnvelope swaps the envelope bytes of a sealed file, fixing the
+// RIFF chunk size and padding so only the envelope differs.
+func replaceEnvelope(t *testing.T, sealed []byte, env []byte) []byte {
+	t.Helper()
+	s, e := envelopeSpan(t, sealed)
+	if string(sealed[:4]) != "RIFF" {
+		return slices.Concat(sealed[:s], env, sealed[e:])
+	}
+	out := slices.Clone(sealed[:s-4])
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(env)))
+	out = append(out, env...)
+	if len(env)%2 == 1 {
+		out = append(out, 0)
+	}
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
+	return out
+}
+
+func mutateEnvelope(t *testing.T, sealed []byte, f func(e *timeline.Envelope)) []byte {
+	s, e := envelopeSpan(t, sealed)
+	env, err := timeline.ParseEnvelope(sealed[s:e])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f(env)
+	return replaceEnvelope(t, sealed, env.Marshal())
+}
+
+func flip(b []byte, i int) []byte {
+	c := bytes.Clone(b)
+	c[i] ^= 0x01
+	return c
+}
+
+func TestTamperMatrix(t *testing.T) {
+	p := newPKI(t)
+	now := time.Now()
+	jsonOrig := samples.EventJSON(1, now, "rec.wav")
+	wavOrig := append(samples.WAV(8000, 0.25, 440), 'x') // odd size: the seal needs a pad byte
+	sealedJSON := seal(t, p.signer, jsonOrig, now)
+	sealedWAV := seal(t, p.signer, wavOrig, now)
+	envS, envE := envelopeSpan(t, sealedJSON)
+	wavEnvS, wavEnvE := envelopeSpan(t, sealedWAV)
+	wavEnv := sealedWAV[wavEnvS:wavEnvE]
+	plSigner, plTrust := pathLenSigner(t)
+	sealChunk := sealedWAV[len(wavOrig)+1:]
+
+	cases := []struct {
+		name    string
+		data    []byte
+		trust   *verify.Trust
+		want    string
+		verdict verify.Verdict
+	}{
+		{"json intact", sealedJSON, nil, "", verify.Passed},
+		{"wav intact", sealedWAV, nil, "", verify.Passed},
+		{"json via intermediate", seal(t, p.viaInter, jsonOrig, now), nil, "", verify.Passed},
+
+		{"json content byte", flip(sealedJSON, 20), nil, "content.digestMismatch", verify.Failed},
+		{"wav content byte", flip(sealedWAV, 100), nil, "content.digestMismatch", verify.Failed},
+		{"wav fmt chunk byte", flip(sealedWAV, 22), nil, "content.digestMismatch", verify.Failed},
+		{"json envelope name", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.Name = "other" }), nil, "signature.invalid", verify.Failed},
+		{"json envelope size", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.Size++ }), nil, "content.sizeMismatch", verify.Failed},
+		{"json envelope time", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.SignedAt = e.SignedAt.Add(time.Second) }), nil, "signature.invalid", verify.Failed},
+		{"wav envelope riffSize", mutateEnvelope(t, sealedWAV, func(e *timeline.Envelope) { *e.RIFFSize++ }), nil, "content.digestMismatch", verify.Failed},
+		{"json envelope digest", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.SHA256 = strings.Repeat("0", 64) }), nil, "signature.invalid", verify.Failed},
+		{"json signature byte", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) {
+			sig, _ := base64.StdEncoding.DecodeString(e.Sig)
+			sig[len(sig)-1] ^= 1
+			e.Sig = base64.StdEncoding.EncodeToString(sig)
+		}), nil, "signature.invalid", verify.Failed},
+		{"json signature not base64", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.Sig = "!!" + e.Sig }), nil, "signature.encoding", verify.Failed},
+		{"json certificate byte", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) {
+			e.CertPEM = strings.Replace(e.CertPEM, "MII", "MIJ", 1)
+		}), nil, "cert.malformed", verify.Failed},
+		{"json certificate swapped", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.CertPEM = pemOf(p.expired) }), nil, "signature.invalid", verify.Failed},
+		{"json unknown member", replaceEnvelope(t, sealedJSON, append([]byte(`{"x":1,`), sealedJSON[envS+1:envE]...)), nil, "seal.malformed", verify.Failed},
+		{"json envelope not json", replaceEnvelope(t, sealedJSON, []byte(`{"v":1 `+strings.Repeat(" ", 3)+`}`)), nil, "seal.malformed", verify.Failed},
+		{"json alg mismatch", algMismatch(t, p, sealedJSON), nil, "cert.algMismatch", verify.Failed},
+		{"json seal removed", slices.Concat(sealedJSON[:len(jsonOrig)-2], sealedJSON[len(sealedJSON)-2:]), nil, "seal.missing", verify.Failed},
+		{"json seal duplicated", slices.Concat(sealedJSON[:envE], []byte(`,"seal":`), sealedJSON[envS:envE], sealedJSON[envE:]), nil, "seal.multiple", verify.Failed},
+		{"json seal moved first", moveJSONSealFirst(t, sealedJSON, envS, envE), nil, "seal.notLast", verify.Failed},
+		{"json space before seal key", slices.Concat(sealedJSON[:envS-8], []byte(", "), sealedJSON[envS-7:]), nil, "json.spliceInvalid", verify.Failed},
+		{"json bytes appended", append(bytes.Clone(sealedJSON), "x"...), nil, "json.invalid", verify.Failed},
+		{"json truncated", sealedJSON[:len(sealedJSON)-3], nil, "json.invalid", verify.Failed},
+		{"riff envelope in json", slices.Concat(sealedJSON[:envS], wavEnv, sealedJSON[envE:]), nil, "seal.kindMismatch", verify.Failed},
+
+		{"wav riff size field", flip(sealedWAV, 5), nil, "riff.sealedSizeMismatch", verify.Failed},
+		{"wav pad after original", flip(sealedWAV, len(wavOrig)), nil, "riff.sealPadNonZero", verify.Failed},
+		{"wav seal chunk moved", slices.Concat(sealedWAV[:12], sealChunk, sealedWAV[12:len(wavOrig)+1]), nil, "seal.notLast", verify.Failed},
+		{"wav seal chunk duplicated", slices.Concat(sealedWAV, sealChunk), nil, "seal.multiple", verify.Failed},
+		{"wav bytes appended", append(bytes.Clone(sealedWAV), "junk!"...), nil, "seal.notLast", verify.Failed},
+		{"wav seal removed", sealedWAV[:len(wavOrig)+1], nil, "seal.missing", verify.Failed},
+		{"wav header damaged", append([]byte("RIFF\x00"), sealedWAV[5:9]...), nil, "riff.unreadable", verify.Failed},
+		{"not a timeline file", []byte("hello"), nil, "seal.missing", verify.Failed},
+
+		{"signer expired at signedAt", seal(t, p.expired, jsonOrig, now), nil, "cert.expired", verify.Failed},
+		{"signer not yet valid at signedAt", seal(t, p.signer, jsonOrig, now.Add(-10*time.Hour)), nil, "cert.notYetValid", verify.Failed},
+		{"signer without digitalSignature", seal(t, p.noDigSig, jsonOrig, now), nil, "cert.keyUsage", verify.Failed},
+		{"signer from untrusted CA", seal(t, p.foreign, jsonOrig, now), nil, "cert.untrusted", verify.Indeterminate},
+		{"no trust anchor", sealedJSON, verify.NewTrust(nil), "cert.untrusted", verify.Indeterminate},
+		{"intermediate missing", mutateEnvelopeResign(t, p.viaInter, jsonOrig, now, func(e *timeline.Envelope) { e.ChainPEM = "" }), nil, "cert.untrusted", verify.Indeterminate},
+		{"path length exceeded", seal(t, plSigner, jsonOrig, now), plTrust, "cert.chainInvalid", verify.Failed},
+
+		// Quirks of originals are evidence: reported, preserved, not failures.
+		{"original riff size wrong", seal(t, p.signer, setLE32(riffOf("data", "abcd"), 4, 99), now), nil, "riff.sizeMismatch", verify.Passed},
+		{"original riff size placeholder", seal(t, p.signer, setLE32(riffOf("data", "abcd"), 4, 0xFFFFFFFF), now), nil, "riff.placeholderSize", verify.Passed},
+		{"original truncated data chunk", seal(t, p.signer, setLE32(riffOf("data", "abcd"), 16, 4000), now), nil, "riff.truncatedChunk", verify.Passed},
+		{"original missing pad", seal(t, p.signer, []byte("RIFF\x1a\x00\x00\x00WAVEodd \x03\x00\x00\x00abcLIST\x00\x00\x00\x00"), now), nil, "riff.missingPad", verify.Passed},
+		{"original non-zero pad", seal(t, p.signer, []byte("RIFF\x1b\x00\x00\x00WAVEodd \x03\x00\x00\x00abc\x55LIST\x00\x00\x00\x00"), now), nil, "riff.nonZeroPad", verify.Passed},
+		{"original garbage after chunks", seal(t, p.signer, append(riffOf("data", "abcd"), 0, 1, 2, 3, 4, 5, 6, 7, 8), now), nil, "riff.invalidChunkId", verify.Passed},
+		{"original trailing bytes", seal(t, p.signer, append(riffOf("data", "abcd"), 'a', 'b'), now), nil, "riff.trailingBytes", verify.Passed},
+		{"original duplicate json key", seal(t, p.signer, []byte(`{"a":1,"a":2}`), now), nil, "json.duplicateKey", verify.Passed},
+		{"chainPem garbage", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.ChainPEM = "junk" }), nil, "signature.invalid", verify.Failed},
+	}
+	seen := map[string]bool{}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			trust := c.trust
+			if trust == nil {
+				trust = p.trust
+			}
+			res := check(t, c.data, trust)
+			got := codes(res)
+			for _, code := range got {
+				seen[code] = true
+			}
+			if c.want == "" {
+				for _, f := range res.Findings {
+					if f.Severity != verify.SevInfo {
+						t.Errorf("unexpected finding %s: %s", f.Code, f.Message)
+					}
+				}
+			} else if !slices.Contains(got, c.want) {
+				t.Errorf("findings %v, want %s", got, c.want)
+			}
+			if res.Verdict != c.verdict {
+				t.Errorf("verdict %s, want %s (findings %v)", res.Verdict, c.verdict, got)
+			}
+		})
+	}
+	// Every finding code must be made to fire by some case: a check that
+	// nothing triggers is a check nobody knows works.
+	for _, code := range verify.SortedCodes() {
+		if !seen[code] && !strings.HasPrefix(code, "log.") && !strings.HasPrefix(code, "chain.") {
+			t.Errorf("no tamper case triggers %s", code)
+		}
+	}
+}
+
+func riffOf(id, data string) []byte {
+	b := []byte("RIFF\x00\x00\x00\x00WAVE" + id + "\x00\x00\x00\x00" + data)
+	binary.LittleEndian.PutUint32(b[16:], uint32(len(data)))
+	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-8))
+	return b
+}
+
+func setLE32(b []byte, off int, v uint32) []byte {
+	binary.LittleEndian.PutUint32(b[off:], v)
+	return b
+}
+
+// pathLenSigner's chain breaks the root's path length constraint: a root
+// that may only issue end-entity certificates issued an intermediate.
+func pathLenSigner(t *testing.T) (*timeline.Signer, *verify.Trust) {
+	root := testpki.CA(t, testpki.Options{CN: "path-length-0 root", PathLenZero: true})
+	inter := testpki.Intermediate(t, root, testpki.Options{})
+	leaf := testpki.Leaf(t, inter, testpki.Options{CN: "beyond the path length"})
+	return testpki.Signer(t, leaf, inter), verify.NewTrust([]*x509.Certificate{root.Cert})
+}
+
+func pemOf(s *timeline.Signer) string {
+	var b bytes.Buffer
+	b.WriteString("-----BEGIN CERTIFICATE-----\n")
+	enc := base64.StdEncoding.EncodeToString(s.Cert.Raw)
+	for len(enc) > 64 {
+		b.WriteString(enc[:64] + "\n")
+		enc = enc[64:]
+	}
+	b.WriteString(enc + "\n-----END CERTIFICATE-----\n")
+	return b.String()
+}
+
+func moveJSONSealFirst(t *testing.T, sealed []byte, envS, envE int) []byte {
+	// {"id":...,"seal":ENV} -> {"seal":ENV,"id":...}
+	body := sealed[1 : envS-8] // members before the seal, without '{'
+	return slices.Concat([]byte(`{"seal":`), sealed[envS:envE], []byte(","), body, sealed[envE:])
+}
+
+// algMismatch signs an envelope that claims ES512 with the P-256 key, over
+// SHA-512: the signature itself is valid, the algorithm is not the key's.
+func algMismatch(t *testing.T, p *pki, sealed []byte) []byte {
+	s, e := envelopeSpan(t, sealed)
+	env, _ := timeline.ParseEnvelope(sealed[s:e])
+	env.Alg = timeline.ES512
+	d := sha512.Sum512(env.SigningInput())
+	sig, err := p.signer.Key.Sign(rand.Reader, d[:], crypto.SHA512)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Sig = base64.StdEncoding.EncodeToString(sig)
+	return replaceEnvelope(t, sealed, env.Marshal())
+}
+
+// mutateEnvelopeResign changes an envelope and signs it again with the same
+// key, so only the changed member's meaning is tested.
+func mutateEnvelopeResign(t *testing.T, s *timeline.Signer, orig []byte, when time.Time, f func(e *timeline.Envelope)) []byte {
+	sealed := seal(t, s, orig, when)
+	st, en := envelopeSpan(t, sealed)
+	env, _ := timeline.ParseEnvelope(sealed[st:en])
+	f(env)
+	h, _ := env.Alg.Hash()
+	hh := h.New()
+	hh.Write(env.SigningInput())
+	sig, err := s.Key.Sign(rand.Reader, hh.Sum(nil), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Sig = base64.StdEncoding.EncodeToString(sig)
+	return replaceEnvelope(t, sealed, env.Marshal())
+}
