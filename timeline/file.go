@@ -55,4 +55,3 @@ func SealFile(in, out string, overwrite bool, opts SealOptions) (*Sealed, error)
 	}
 	return res, nil
 }
-

@@ -48,11 +48,11 @@ func (m *memFile) Seek(off int64, whence int) (int64, error) {
 }
 
 type pki struct {
-	ca, inter, other *testpki.Cert
-	signer, viaInter *timeline.Signer
+	ca, inter, other  *testpki.Cert
+	signer, viaInter  *timeline.Signer
 	expired, noDigSig *timeline.Signer
-	foreign          *timeline.Signer // chains to another CA
-	trust            *verify.Trust
+	foreign           *timeline.Signer // chains to another CA
+	trust             *verify.Trust
 }
 
 func newPKI(t *testing.T) *pki {
