@@ -61,3 +61,5 @@ func testSigner(t testing.TB) *timeline.Signer {
 	ca := testpki.CA(t, testpki.Options{})
 	return testpki.Signer(t, testpki.Leaf(t, ca, testpki.Options{}))
 }
+
+func asError(err error, target any) bool { return errors.As(err, target) }

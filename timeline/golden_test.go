@@ -1,0 +1,158 @@
+package timeline_test
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/timeline"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files (and create missing golden keys)")
+
+const goldenDir = "../testdata/golden"
+
+// goldenTime is the signedAt of every golden vector.
+var goldenTime = time.Date(2026, 11, 27, 10, 0, 0, 123000000, time.UTC)
+
+var goldenCurves = []struct {
+	name  string
+	curve elliptic.Curve
+}{{"es256", elliptic.P256()}, {"es384", elliptic.P384()}, {"es512", elliptic.P521()}}
+
+// goldenInputs are the originals of the golden vectors; they are written to
+// testdata/golden too, so the openssl recipe can be run on them by hand.
+func goldenInputs() map[string][]byte {
+	return map[string][]byte{
+		"event.json": samples.EventJSON(1, time.Date(2026, 11, 27, 9, 59, 0, 0, time.UTC), "tone.wav"),
+		"tone.wav":   samples.WAV(8000, 0.05, 440),
+	}
+}
+
+// goldenSigner loads (or, with -update, creates once) the fixed key and
+// certificate of a curve. The keys are test keys, published on purpose.
+func goldenSigner(t *testing.T, name string, curve elliptic.Curve) *timeline.Signer {
+	t.Helper()
+	certPath := filepath.Join(goldenDir, "signer-"+name+".pem")
+	keyPath := filepath.Join(goldenDir, "signer-"+name+".key")
+	if _, err := os.Stat(certPath); errors.Is(err, fs.ErrNotExist) && *update {
+		ca := loadOrMakeGoldenCA(t)
+		leaf := testpki.Leaf(t, ca, testpki.Options{Curve: curve, CN: "tlseal golden vector signer " + name,
+			NotBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2046, 1, 1, 0, 0, 0, 0, time.UTC)})
+		leaf.Write(t, goldenDir, "signer-"+name)
+	}
+	cert := mustCert(t, certPath)
+	keyPEM, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatalf("%v (run go test ./timeline -run Golden -update once)", err)
+	}
+	block, _ := pem.Decode(keyPEM)
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := timeline.NewSigner(cert, nil, key.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Deterministic = true
+	return s
+}
+
+func loadOrMakeGoldenCA(t *testing.T) *testpki.Cert {
+	certPath := filepath.Join(goldenDir, "ca.pem")
+	keyPath := filepath.Join(goldenDir, "ca.key")
+	if _, err := os.Stat(certPath); err == nil {
+		keyPEM, err := os.ReadFile(keyPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(keyPEM)
+		key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &testpki.Cert{Cert: mustCert(t, certPath), Key: key.(*ecdsa.PrivateKey)}
+	}
+	ca := testpki.CA(t, testpki.Options{CN: "tlseal golden vector CA",
+		NotBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2046, 1, 1, 0, 0, 0, 0, time.UTC)})
+	ca.Write(t, goldenDir, "ca")
+	return ca
+}
+
+func mustCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./timeline -run Golden -update once)", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		t.Fatalf("%s: no PEM", path)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestGoldenVectors seals the golden inputs with fixed keys, a fixed time
+// and deterministic (RFC 6979) signatures, and compares the sealed bytes
+// with testdata/golden. A change here is a change of the format: the
+// golden files are the contract's examples (docs/format.md).
+func TestGoldenVectors(t *testing.T) {
+	for name, orig := range goldenInputs() {
+		origPath := filepath.Join(goldenDir, name)
+		if *update {
+			if err := os.WriteFile(origPath, orig, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if onDisk, err := os.ReadFile(origPath); err != nil || !bytes.Equal(onDisk, orig) {
+			t.Fatalf("%s differs from the generated input (run with -update)", origPath)
+		}
+		for _, c := range goldenCurves {
+			signer := goldenSigner(t, c.name, c.curve)
+			var out memFile
+			if _, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: name, Signer: signer, Time: goldenTime}); err != nil {
+				t.Fatal(err)
+			}
+			goldenPath := filepath.Join(goldenDir, "sealed-"+c.name+"-"+name)
+			if *update {
+				if err := os.WriteFile(goldenPath, out.buf, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(goldenPath)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if !bytes.Equal(out.buf, want) {
+				t.Errorf("%s: sealing gives different bytes than the golden file", goldenPath)
+			}
+			// The golden file opens cleanly and its signature verifies.
+			o, err := timeline.Open(bytes.NewReader(want), int64(len(want)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(o.Problems) != 0 || !o.HasOriginal {
+				t.Errorf("%s: problems %+v", goldenPath, o.Problems)
+			}
+			if _, err := timeline.VerifySignature(o.Envelope); err != nil {
+				t.Errorf("%s: %v", goldenPath, err)
+			}
+		}
+	}
+}
