@@ -138,7 +138,6 @@ func decodeMD5(t *testing.T, ffmpeg, path string) string {
 	return s
 }
 
-
 // extract reads the original out of a sealed file.
 func extract(t *testing.T, path string) []byte {
 	t.Helper()
