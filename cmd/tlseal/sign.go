@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -66,6 +67,11 @@ func runSign(ctx context.Context, root *rootOptions, opts *signOptions, inputs [
 	signer, err := root.loadSigner(opts.signer)
 	if err != nil {
 		return err
+	}
+	if opts.outDir != "" {
+		if err := os.MkdirAll(opts.outDir, 0o755); err != nil {
+			return err
+		}
 	}
 	var failed int
 	for _, in := range inputs {

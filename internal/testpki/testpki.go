@@ -15,11 +15,17 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/tlseal/tlseal/timeline"
 )
+
+// TB is the part of testing.TB this package needs (so that testscript
+// commands can use it too).
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+}
 
 // Cert is a certificate with its key.
 type Cert struct {
@@ -54,7 +60,7 @@ type Options struct {
 
 var serial int64
 
-func issue(t testing.TB, parent *Cert, isCA bool, o Options) *Cert {
+func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 	t.Helper()
 	if o.Curve == nil {
 		o.Curve = elliptic.P256()
@@ -102,7 +108,7 @@ func issue(t testing.TB, parent *Cert, isCA bool, o Options) *Cert {
 }
 
 // CA makes a self-signed root CA.
-func CA(t testing.TB, o Options) *Cert {
+func CA(t TB, o Options) *Cert {
 	if o.CN == "" {
 		o.CN = "Test Root CA"
 	}
@@ -110,7 +116,7 @@ func CA(t testing.TB, o Options) *Cert {
 }
 
 // Intermediate makes a CA issued by parent.
-func Intermediate(t testing.TB, parent *Cert, o Options) *Cert {
+func Intermediate(t TB, parent *Cert, o Options) *Cert {
 	if o.CN == "" {
 		o.CN = "Test Intermediate CA"
 	}
@@ -118,7 +124,7 @@ func Intermediate(t testing.TB, parent *Cert, o Options) *Cert {
 }
 
 // Leaf makes a signing certificate issued by parent.
-func Leaf(t testing.TB, parent *Cert, o Options) *Cert {
+func Leaf(t TB, parent *Cert, o Options) *Cert {
 	if o.CN == "" {
 		o.CN = "Test Signer"
 	}
@@ -126,7 +132,7 @@ func Leaf(t testing.TB, parent *Cert, o Options) *Cert {
 }
 
 // Signer makes a timeline.Signer for leaf with the given intermediates.
-func Signer(t testing.TB, leaf *Cert, intermediates ...*Cert) *timeline.Signer {
+func Signer(t TB, leaf *Cert, intermediates ...*Cert) *timeline.Signer {
 	t.Helper()
 	var inter []*x509.Certificate
 	for _, c := range intermediates {
@@ -141,7 +147,7 @@ func Signer(t testing.TB, leaf *Cert, intermediates ...*Cert) *timeline.Signer {
 
 // Write stores the certificate (name.pem) and key (name.key) in dir and
 // returns their paths.
-func (c *Cert) Write(t testing.TB, dir, name string) (certPath, keyPath string) {
+func (c *Cert) Write(t TB, dir, name string) (certPath, keyPath string) {
 	t.Helper()
 	certPath, keyPath = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
 	if err := os.WriteFile(certPath, c.PEM(), 0o644); err != nil {

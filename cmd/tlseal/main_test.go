@@ -1,0 +1,139 @@
+package main
+
+import (
+	"crypto/elliptic"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/testpki"
+)
+
+// TestMain lets the test binary act as the tlseal command inside testscript
+// scripts (testdata/script/*.txtar).
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"tlseal": func() { os.Exit(run(os.Args[1:])) },
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"status":  cmdStatus,
+			"testpki": cmdTestPKI,
+			"mkwav":   cmdMkWAV,
+			"mkevent": cmdMkEvent,
+			"flip":    cmdFlip,
+		},
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("CI", os.Getenv("CI"))
+			return nil
+		},
+	})
+}
+
+// status N PROG ARGS...: run a program and require exit status N; its
+// standard output and error go to status.out for grep.
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: status N PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("status: %v", err)
+	}
+	prog, err := exec.LookPath(args[1])
+	if err != nil {
+		// testscript's own commands are on the script's PATH.
+		prog = filepath.Join(ts.Getenv("WORK"), "..", args[1])
+		if p, err2 := lookPathIn(args[1], ts.Getenv("PATH")); err2 == nil {
+			prog = p
+		}
+	}
+	cmd := exec.Command(prog, args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR")}
+	out, err := cmd.CombinedOutput()
+	got := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		got = ee.ExitCode()
+	} else if err != nil {
+		ts.Fatalf("status: %v", err)
+	}
+	ts.Check(os.WriteFile(ts.MkAbs("status.out"), out, 0o644))
+	ts.Logf("%s", out)
+	if got != want {
+		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+func lookPathIn(name, path string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	return "", os.ErrNotExist
+}
+
+// testpki DIR: a CA (ca.pem), a signer (signer.pem, signer.key), a P-384
+// signer, a signer of another CA (other.pem/.key, other-ca.pem) and an
+// expired signer (expired.pem/.key).
+func cmdTestPKI(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: testpki DIR")
+	}
+	dir := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(dir, 0o755))
+	t := tsTB{ts}
+	ca := testpki.CA(t, testpki.Options{})
+	ca.Write(t, dir, "ca")
+	testpki.Leaf(t, ca, testpki.Options{}).Write(t, dir, "signer")
+	testpki.Leaf(t, ca, testpki.Options{Curve: elliptic.P384(), CN: "P-384 signer"}).Write(t, dir, "signer384")
+	testpki.Leaf(t, ca, testpki.Options{CN: "expired", NotBefore: time.Now().Add(-72 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}).Write(t, dir, "expired")
+	other := testpki.CA(t, testpki.Options{CN: "Other CA"})
+	other.Write(t, dir, "other-ca")
+	testpki.Leaf(t, other, testpki.Options{CN: "other signer"}).Write(t, dir, "other")
+}
+
+// mkwav FILE: a one-second 8 kHz tone.
+func cmdMkWAV(ts *testscript.TestScript, neg bool, args []string) {
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), samples.WAV(8000, 1, 440), 0o644))
+}
+
+// mkevent FILE: an Engage-style event.
+func cmdMkEvent(ts *testscript.TestScript, neg bool, args []string) {
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), samples.EventJSON(1, time.Now(), "rec.wav"), 0o644))
+}
+
+// flip FILE OFFSET: flip the lowest bit of one byte (negative: from the end).
+func cmdFlip(ts *testscript.TestScript, neg bool, args []string) {
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if off < 0 {
+		off += len(data)
+	}
+	data[off] ^= 1
+	ts.Check(os.WriteFile(path, data, 0o644))
+}
+
+// tsTB adapts a TestScript to the testing.TB that testpki wants.
+type tsTB struct{ ts *testscript.TestScript }
+
+func (t tsTB) Helper()                           {}
+func (t tsTB) Fatal(args ...any)                 { t.ts.Fatalf("%v", args...) }
+func (t tsTB) Fatalf(format string, args ...any) { t.ts.Fatalf(format, args...) }
