@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"flag"
@@ -153,6 +155,22 @@ func TestGoldenVectors(t *testing.T) {
 			if _, err := timeline.VerifySignature(o.Envelope); err != nil {
 				t.Errorf("%s: %v", goldenPath, err)
 			}
+		}
+	}
+}
+
+// docs/format.md lists the golden files' digests; they must be current.
+func TestGoldenVectorsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(goldenDir, "sealed-*"))
+	files = append(files, filepath.Join(goldenDir, "event.json"), filepath.Join(goldenDir, "tone.wav"))
+	for _, f := range files {
+		sum := sha256.Sum256(mustRead(t, f))
+		if !bytes.Contains(doc, []byte(hex.EncodeToString(sum[:]))) {
+			t.Errorf("docs/format.md does not list the SHA-256 of %s", filepath.Base(f))
 		}
 	}
 }
