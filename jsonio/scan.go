@@ -11,6 +11,7 @@
 package jsonio
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -74,8 +75,8 @@ type Document struct {
 	// First and Last are the first and last members (meaningful when
 	// Members > 0).
 	First, Last Member
-	// Duplicates lists top-level keys that occur more than once, in the
-	// order their second occurrence was seen.
+	// Duplicates lists each top-level key that occurs more than once, in
+	// the order their second occurrence was seen.
 	Duplicates []string
 	// Count of top-level keys equal to "seal".
 	SealKeys int
@@ -125,13 +126,13 @@ type Scanner struct {
 	cur       Member // member being read at depth 1
 	keyBuf    []byte
 	keyLong   bool
-	seen      map[[32]byte]bool
+	seen      map[string]int
 	lastSplit int64 // SpliceStart of the latest top-level member seen, -1 before any
 }
 
 // NewScanner returns a Scanner at the start of its input.
 func NewScanner() *Scanner {
-	return &Scanner{seen: make(map[[32]byte]bool), lastSplit: -1, cur: Member{SepOffset: -1}}
+	return &Scanner{seen: make(map[string]int), lastSplit: -1, cur: Member{SepOffset: -1}}
 }
 
 // LatestSpliceStart is the splice start of the last top-level member whose
@@ -460,25 +461,28 @@ func (s *Scanner) endString(off int64) {
 		return
 	}
 	s.cur.KeyEnd = off + 1
-	var id [32]byte
+	var id string
 	if s.keyLong {
 		s.cur.Key, s.cur.KeyTooLong = "", true
 		// Long keys are told apart by their raw bytes' digest, which misses
 		// only duplicates spelled with different escapes.
-		id = sha256.Sum256(append([]byte("raw:"), s.keyBuf...))
+		sum := sha256.Sum256(s.keyBuf)
+		id = "\x00" + string(sum[:])
 	} else {
-		s.keyBuf = append(s.keyBuf, '"')
+		raw := s.keyBuf[1:] // without the opening quote
 		var k string
-		if err := json.Unmarshal(s.keyBuf, &k); err != nil {
-			k = string(s.keyBuf) // the scanner validated it; keep the raw form
+		if bytes.IndexByte(raw, '\\') < 0 {
+			k = string(raw)
+		} else if err := json.Unmarshal(append(s.keyBuf, '"'), &k); err != nil {
+			k = string(raw) // the scanner validated it; keep the raw form
 		}
 		s.cur.Key, s.cur.KeyTooLong = k, false
-		id = sha256.Sum256([]byte("key:" + k))
+		id = k
 	}
-	if s.seen[id] {
+	// Each duplicated key is listed once, however often it repeats.
+	if s.seen[id]++; s.seen[id] == 2 {
 		s.doc.Duplicates = append(s.doc.Duplicates, s.cur.Key)
 	}
-	s.seen[id] = true
 	if !s.keyLong && s.cur.Key == "seal" {
 		s.doc.SealKeys++
 	}

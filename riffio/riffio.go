@@ -24,9 +24,9 @@ import (
 const (
 	// HeaderSize is the length of "RIFF" + le32 size + form type.
 	HeaderSize = 12
-	// MaxSize is the largest file RIFF can describe: its size field is 32 bits.
-	// Larger recordings use RF64/BW64, which seal format v1 does not cover.
-	MaxSize = 0xFFFFFFFF + 8
+	// MaxSize bounds files: seal format v1 covers files below 4 GiB (RIFF
+	// sizes are 32-bit); larger recordings use RF64/BW64.
+	MaxSize = 1 << 32
 	// PlaceholderSize is what streaming writers leave in a size field they
 	// intended to patch when the recording ends.
 	PlaceholderSize = 0xFFFFFFFF

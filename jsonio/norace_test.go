@@ -1,0 +1,5 @@
+//go:build !race
+
+package jsonio_test
+
+const raceEnabled = false
