@@ -30,12 +30,15 @@ type Case struct {
 	Notes    string `json:"notes,omitempty"`
 }
 
-// Summary counts items by verdict.
+// Summary counts items by verdict. Missing and Unlisted count archive
+// entries without their file and files without an entry (archive audits).
 type Summary struct {
 	Items         int   `json:"items"`
 	Passed        int   `json:"passed"`
 	Failed        int   `json:"failed"`
 	Indeterminate int   `json:"indeterminate"`
+	Missing       int   `json:"missing"`
+	Unlisted      int   `json:"unlisted"`
 	Bytes         int64 `json:"bytes"`
 }
 

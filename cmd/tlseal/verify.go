@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,8 +13,7 @@ import (
 
 type verifyOptions struct {
 	ca     []string
-	format string
-	output string
+	report reportFlags
 	jobs   int
 }
 
@@ -32,11 +29,15 @@ was valid when the seal was made and may sign (key usage digitalSignature).
 
 Each file gets a verdict: passed, failed or indeterminate. Without --ca no file
 can pass: an embedded certificate proves nothing on its own (cert.untrusted).
-Finding codes are listed in docs/findings.md.
+Finding codes are listed in docs/findings.md. Reports: text on standard output
+by default; --format json|html|junit (repeatable) with -o FILE per format or
+--report-dir DIR.
 
 ` + exitStatusHelp,
 		Example: `  tlseal verify --ca ca.pem event.json rec.wav
-  tlseal verify --ca ca.pem --format json -o report.json recordings/`,
+  tlseal verify --ca ca.pem --format json -o report.json recordings/
+  tlseal verify --ca ca.pem --case 2026-117 --examiner "J. Doe" \
+      --format json --format html --report-dir case-2026-117/ evidence/`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runVerify(cmd.Context(), root, &opts, args)
@@ -44,14 +45,13 @@ Finding codes are listed in docs/findings.md.
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&opts.ca, "ca", nil, "trust anchor: PEM file of CA certificates (repeatable)")
-	f.StringVar(&opts.format, "format", "text", "output format: text or json")
-	f.StringVarP(&opts.output, "output", "o", "", "write the report to FILE instead of standard output")
 	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
+	opts.report.register(f)
 	return cmd
 }
 
 func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args []string) error {
-	write, err := reportWriter(opts.format)
+	targets, err := opts.report.targets()
 	if err != nil {
 		return err
 	}
@@ -64,6 +64,7 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 		return err
 	}
 	rep := report.New(append([]string{"tlseal", "verify"}, args...), trust, time.Now())
+	rep.Case = opts.report.caseOrNil()
 	var opErr error
 	err = verify.Files(ctx, paths, trust, opts.jobs, func(o verify.Outcome) {
 		if o.Err != nil {
@@ -77,42 +78,13 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 		return err
 	}
 	rep.Finish(time.Now())
-	if err := emitReport(root, opts.output, rep, write); err != nil {
+	if err := opts.report.emit(root, targets, rep); err != nil {
 		return err
 	}
 	if opErr != nil {
 		return &verdictError{code: exitError}
 	}
 	return &verdictError{code: verdictExit(rep.Verdict)}
-}
-
-func reportWriter(format string) (func(io.Writer, *report.Report) error, error) {
-	switch format {
-	case "text":
-		return report.WriteText, nil
-	case "json":
-		return report.WriteJSON, nil
-	}
-	return nil, usagef("unknown --format %q (text or json)", format)
-}
-
-func emitReport(root *rootOptions, path string, rep *report.Report, write func(io.Writer, *report.Report) error) error {
-	if path == "" || path == "-" {
-		return write(root.stdout, rep)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := write(f, rep); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	fmt.Fprintf(root.stderr, "report written to %s (verdict: %s)\n", path, rep.Verdict)
-	return nil
 }
 
 // verdictExit maps a verdict to the exit status.
