@@ -5,12 +5,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/tlseal/tlseal/internal/atomicfile"
 	"github.com/tlseal/tlseal/report"
+	"github.com/tlseal/tlseal/timeline"
 )
 
 // reportFlags are the report options of verify and audit.
@@ -19,6 +21,8 @@ type reportFlags struct {
 	outputs   []string
 	reportDir string
 	caseInfo  report.Case
+	sign      bool        // --sign-report
+	signer    signerFlags // its --report-cert / --report-key
 }
 
 func (f *reportFlags) register(fs *pflag.FlagSet) {
@@ -28,6 +32,9 @@ func (f *reportFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.caseInfo.ID, "case", "", "case identifier recorded in the report")
 	fs.StringVar(&f.caseInfo.Examiner, "examiner", "", "examiner's name recorded in the report")
 	fs.StringVar(&f.caseInfo.Notes, "notes", "", "notes recorded in the report")
+	fs.BoolVar(&f.sign, "sign-report", false, "seal JSON report files (check them later with tlseal verify report.json)")
+	fs.StringVar(&f.signer.cert, "report-cert", "", "certificate that seals reports (with --sign-report)")
+	fs.StringVar(&f.signer.key, "report-key", "", "private key that seals reports (with --sign-report)")
 }
 
 var reportWriters = map[string]struct {
@@ -83,6 +90,9 @@ func (f *reportFlags) targets() ([]reportTarget, error) {
 	if stdout > 1 {
 		return nil, usagef("only one report can go to standard output: give -o FILE or --report-dir for the others")
 	}
+	if f.sign && !slices.ContainsFunc(ts, func(t reportTarget) bool { return t.format == "json" && t.path != "" }) {
+		return nil, usagef("--sign-report seals JSON report files: add --format json with -o FILE or --report-dir")
+	}
 	return ts, nil
 }
 
@@ -95,8 +105,18 @@ func (f *reportFlags) caseOrNil() *report.Case {
 	return &c
 }
 
-// emit writes the report to every target; files atomically.
+// emit writes the report to every target; files atomically. With
+// --sign-report, JSON report files are sealed in place: a report is
+// evidence too.
 func (f *reportFlags) emit(root *rootOptions, targets []reportTarget, rep *report.Report) error {
+	var signer *timeline.Signer
+	if f.sign {
+		s, err := root.loadSigner(f.signer)
+		if err != nil {
+			return fmt.Errorf("--sign-report: %w", err)
+		}
+		signer = s
+	}
 	for _, t := range targets {
 		w := reportWriters[t.format]
 		if t.path == "" {
@@ -121,7 +141,14 @@ func (f *reportFlags) emit(root *rootOptions, targets []reportTarget, rep *repor
 		if err := out.Commit(true); err != nil {
 			return err
 		}
-		fmt.Fprintf(root.stderr, "%s report written to %s (verdict: %s)\n", t.format, t.path, rep.Verdict)
+		sealed := ""
+		if signer != nil && t.format == "json" {
+			if _, err := timeline.SealFile(t.path, t.path, true, timeline.SealOptions{Name: filepath.Base(t.path), Signer: signer}); err != nil {
+				return fmt.Errorf("sealing the report %s: %w", t.path, err)
+			}
+			sealed = ", sealed"
+		}
+		fmt.Fprintf(root.stderr, "%s report written to %s (verdict: %s%s)\n", t.format, t.path, rep.Verdict, sealed)
 	}
 	return nil
 }

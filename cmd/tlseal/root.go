@@ -49,8 +49,29 @@ a playable WAV), and verifies seals offline years later.
 		newExtractCommand(opts),
 		newInspectCommand(opts),
 		newDemoCommand(opts),
+		newVersionCommand(opts),
+		newManCommand(opts),
 	)
+	addBuiltinExamples(cmd)
 	return cmd
+}
+
+// addBuiltinExamples gives cobra's own help and completion commands an
+// example too: every command's help shows one.
+func addBuiltinExamples(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			c.Example = "  tlseal help verify"
+		case "completion":
+			c.Example = "  source <(tlseal completion bash)\n  tlseal completion zsh > \"${fpath[1]}/_tlseal\""
+			for _, sub := range c.Commands() {
+				sub.Example = "  tlseal completion " + sub.Name() + " > tlseal-completion." + sub.Name()
+			}
+		}
+	}
 }
 
 // exactArgs is cobra.ExactArgs returning a usageError (exit 2).
