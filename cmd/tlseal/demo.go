@@ -1,15 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tlseal/tlseal/certstore"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/timeline"
@@ -65,12 +61,13 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 		}
 	}
 
-	// 1. Development PKI.
-	caPath, signer, err := demoPKI(paths["pki"])
+	// 1. Development PKI in an encrypted certificate store.
+	storePath, pwPath, caPath, signer, trust, err := demoPKI(paths["pki"])
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "1. development PKI (DEVELOPMENT ONLY, not for evidence): %s\n", paths["pki"])
+	fmt.Fprintf(out, "1. certificate store %s with a development PKI (DEVELOPMENT ONLY, not for evidence);\n   signer %s (tag %s), CA %s (tag %s)\n",
+		storePath, certstore.Ref(certstore.DevSignerID), certstore.TagEngineDefault, certstore.Ref(certstore.DevCAID), certstore.TagCADefault)
 
 	// 2. Sample timeline files, as a recorder writes them.
 	start := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
@@ -97,10 +94,6 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	}
 	fmt.Fprintf(out, "3. sealed them into %s (seal embedded: still valid JSON, still a playable WAV)\n", paths["sealed"])
 
-	trust, err := root.loadTrust([]string{caPath})
-	if err != nil {
-		return err
-	}
 	// 4. Verify the sealed files.
 	good, err := demoVerify(ctx, paths["sealed"], trust, filepath.Join(paths["reports"], "sealed.json"))
 	if err != nil {
@@ -138,8 +131,8 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	if good.Verdict != verify.Passed || bad.Summary.Failed != 2 {
 		return fmt.Errorf("demo: unexpected outcome (sealed: %s, tampered failures: %d)", good.Verdict, bad.Summary.Failed)
 	}
-	fmt.Fprintf(out, "\nReports: %s\nTry: tlseal verify --ca %s %s\n     tlseal extract %s -o original.wav\n",
-		paths["reports"], caPath, paths["tampered"], filepath.Join(paths["sealed"], "rec-0001.wav"))
+	fmt.Fprintf(out, "\nReports: %s\nTry: tlseal verify --ca %s %s\n     tlseal verify --certstore %s --password-file %s %s\n     tlseal extract %s -o original.wav\n",
+		paths["reports"], caPath, paths["tampered"], storePath, pwPath, paths["sealed"], filepath.Join(paths["sealed"], "rec-0001.wav"))
 	return nil
 }
 
@@ -183,47 +176,47 @@ func demoDir(dir string) (string, error) {
 	return dir, os.MkdirAll(dir, 0o755)
 }
 
-// demoPKI makes a development CA and signer and writes the CA certificate.
-func demoPKI(dir string) (caPath string, s *timeline.Signer, err error) {
-	now := time.Now()
-	mk := func(cn string, isCA bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, nil, err
-		}
-		serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-		tmpl := &x509.Certificate{
-			SerialNumber: serial, Subject: pkix.Name{CommonName: cn, Organization: []string{"tlseal DEVELOPMENT PKI"}},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(2 * 365 * 24 * time.Hour),
-			BasicConstraintsValid: true, IsCA: isCA, KeyUsage: x509.KeyUsageDigitalSignature,
-		}
-		if isCA {
-			tmpl.KeyUsage = x509.KeyUsageCertSign
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := x509.ParseCertificate(der)
-		return c, key, err
-	}
-	ca, caKey, err := mk("tlseal DEVELOPMENT CA (not for evidence)", true, nil, nil)
-	if err != nil {
-		return "", nil, err
-	}
-	leaf, leafKey, err := mk("tlseal DEVELOPMENT signer", false, ca, caKey)
-	if err != nil {
-		return "", nil, err
-	}
+// demoPKI creates an encrypted certificate store holding a development CA
+// (tagged -cadefault) and signer (tagged -enginedefault), and resolves the
+// signer and the trust anchors through @certstore:// references and tag
+// defaults, as an operator's configuration would.
+func demoPKI(dir string) (storePath, pwPath, caPath string, s *timeline.Signer, trust *verify.Trust, err error) {
+	storePath = filepath.Join(dir, "demo.ecs")
+	pwPath = filepath.Join(dir, "demo.password")
 	caPath = filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o644); err != nil {
-		return "", nil, err
+	password := make([]byte, 32)
+	if _, err := rand.Read(password); err != nil {
+		return "", "", "", nil, nil, err
 	}
-	s, err = timeline.NewSigner(leaf, nil, leafKey)
-	return caPath, s, err
+	if err := os.WriteFile(pwPath, password, 0o600); err != nil {
+		return "", "", "", nil, nil, err
+	}
+	if _, err := certstore.Create(storePath, password, certstore.CreateOptions{}); err != nil {
+		return "", "", "", nil, nil, err
+	}
+	var pki certstore.DevPKI
+	if err := certstore.Update(storePath, password, func(st *certstore.Store) error {
+		pki, err = certstore.InitDevPKI(st, "P-256", time.Now())
+		return err
+	}); err != nil {
+		return "", "", "", nil, nil, err
+	}
+	if err := os.WriteFile(caPath, pki.CA.CertPEM, 0o644); err != nil {
+		return "", "", "", nil, nil, err
+	}
+	r := &certstore.Resolver{StoreFile: storePath, Password: func() ([]byte, error) { return bytes.Clone(password), nil }}
+	cert, chain, key, err := r.Signer(certstore.Ref(certstore.DevSignerID), "")
+	if err != nil {
+		return "", "", "", nil, nil, err
+	}
+	if s, err = timeline.NewSigner(cert, chain, key); err != nil {
+		return "", "", "", nil, nil, err
+	}
+	anchors, err := r.TrustAnchors(nil) // every element tagged -cadefault
+	if err != nil {
+		return "", "", "", nil, nil, err
+	}
+	return storePath, pwPath, caPath, s, verify.NewTrust(anchors), nil
 }
 
 func sortStrings(s []string) {

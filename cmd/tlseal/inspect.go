@@ -56,7 +56,7 @@ The exit status is that of verify.`,
 			return runInspect(cmd.Context(), root, &opts, args[0])
 		},
 	}
-	cmd.Flags().StringArrayVar(&opts.ca, "ca", nil, "trust anchor: PEM file of CA certificates (repeatable)")
+	cmd.Flags().StringArrayVar(&opts.ca, "ca", nil, caFlagHelp)
 	return cmd
 }
 

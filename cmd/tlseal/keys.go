@@ -1,113 +1,210 @@
 package main
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 
+	"golang.org/x/term"
+
+	"github.com/tlseal/tlseal/certstore"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/verify"
 )
+
+// This file is where every command gets its signer and its trust anchors:
+// from --cert/--key/--ca (each "@certstore://ID", a PEM file, or empty),
+// then --config, then the certificate store's tag defaults.
 
 // signerFlags are the --cert/--key flags of commands that seal.
 type signerFlags struct {
 	cert, key string
 }
 
-// loadSigner resolves --cert and --key. A PEM certificate file may hold the
-// signer's certificate followed by its intermediates.
+const (
+	certFlagHelp = "signing certificate: @certstore://ID or PEM file (leaf first, then intermediates); default: the store's -enginedefault element"
+	keyFlagHelp  = "its private key: @certstore://ID or PEM file (PKCS#8 or SEC1); default: with the certificate"
+	caFlagHelp   = "trust anchor: @certstore://ID or PEM file of CA certificates (repeatable); default: the store's -cadefault elements"
+)
+
+// loadSigner resolves --cert and --key into a signer.
 func (o *rootOptions) loadSigner(f signerFlags) (*timeline.Signer, error) {
-	if f.cert == "" || f.key == "" {
-		return nil, usagef("a signer is needed: --cert CERT.pem --key KEY.pem")
-	}
-	certs, err := readCertsPEM(f.cert)
+	cert, chain, key, err := o.resolveSigner(f.cert, f.key)
 	if err != nil {
 		return nil, err
 	}
-	key, err := readKeyPEM(f.key)
+	s, err := timeline.NewSigner(cert, chain, key)
 	if err != nil {
-		return nil, err
-	}
-	s, err := timeline.NewSigner(certs[0], certs[1:], key)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.cert, err)
+		return nil, fmt.Errorf("%s: %w", cmpOr(f.cert, "signer"), err)
 	}
 	return s, nil
 }
 
-// loadTrust resolves --ca flags (PEM files, each with one or more CA
-// certificates) into a trust policy.
+// loadTrust resolves --ca references into a trust policy.
 func (o *rootOptions) loadTrust(caRefs []string) (*verify.Trust, error) {
-	var anchors []*x509.Certificate
-	for _, ref := range caRefs {
-		certs, err := readCertsPEM(ref)
-		if err != nil {
-			return nil, err
-		}
-		anchors = append(anchors, certs...)
+	anchors, err := o.resolveTrustAnchors(caRefs)
+	if err != nil {
+		return nil, err
 	}
 	return verify.NewTrust(anchors), nil
 }
 
-func readCertsPEM(path string) ([]*x509.Certificate, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
 	}
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no PEM certificate in the file", path)
-	}
-	return certs, nil
+	return b
 }
 
-func readKeyPEM(path string) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
+// certConfig loads --config, or returns nil if there is none.
+func (o *rootOptions) certConfig() (*certstore.Config, error) {
+	if o.configFile == "" {
+		return nil, nil
+	}
+	return certstore.LoadConfig(o.configFile)
+}
+
+// certstorePassword returns the store password from, in order:
+// --password-hex, --password-file (raw bytes), $TLSEAL_CERTSTORE_PASSWORD_HEX,
+// certStorePasswordHex in --config, or a prompt when stdin is a terminal.
+// The caller should clear the result when done.
+func (o *rootOptions) certstorePassword() ([]byte, error) {
+	return o.readCertstorePassword(false)
+}
+
+// readCertstorePassword is certstorePassword; with confirm, a prompted
+// password is asked twice (for new stores).
+func (o *rootOptions) readCertstorePassword(confirm bool) ([]byte, error) {
+	switch {
+	case o.passwordHex != "" && o.passwordFile != "":
+		return nil, usagef("give --password-hex or --password-file, not both")
+	case o.passwordHex != "":
+		pw, err := certstore.PasswordFromHex(o.passwordHex)
+		if err != nil {
+			return nil, usagef("--password-hex: %v", err)
+		}
+		return pw, nil
+	case o.passwordFile != "":
+		pw, err := os.ReadFile(o.passwordFile)
+		if err != nil {
+			return nil, fmt.Errorf("--password-file: %w", err)
+		}
+		if len(pw) == 0 {
+			return nil, usagef("--password-file %s is empty", o.passwordFile)
+		}
+		return pw, nil
+	}
+	if env := os.Getenv(passwordEnv); env != "" {
+		pw, err := certstore.PasswordFromHex(env)
+		if err != nil {
+			return nil, usagef("%s: %v", passwordEnv, err)
+		}
+		return pw, nil
+	}
+	cfg, err := o.certConfig()
 	if err != nil {
 		return nil, err
 	}
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, fmt.Errorf("%s: no PEM private key in the file", path)
-		}
-		var key any
-		switch block.Type {
-		case "PRIVATE KEY":
-			key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			key, err = x509.ParseECPrivateKey(block.Bytes)
-		case "ENCRYPTED PRIVATE KEY":
-			return nil, fmt.Errorf("%s: encrypted PEM keys are not supported; keep keys in a certificate store (tlseal certstore)", path)
-		default:
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		s, ok := key.(crypto.Signer)
-		if !ok {
-			return nil, errors.New(path + ": the key cannot sign")
-		}
-		return s, nil
+	if cfg != nil && cfg.CertStorePasswordHex != "" {
+		return certstore.PasswordFromHex(cfg.CertStorePasswordHex)
 	}
+	f, ok := o.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil, usagef("no certificate store password: use --password-hex, --password-file or %s (stdin is not a terminal to prompt on)", passwordEnv)
+	}
+	pw, err := o.promptPassword(f, "Certificate store password (hex): ")
+	if err != nil || !confirm {
+		return pw, err
+	}
+	again, err := o.promptPassword(f, "Repeat the password (hex): ")
+	defer clear(again)
+	if err != nil {
+		clear(pw)
+		return nil, err
+	}
+	if !bytes.Equal(pw, again) {
+		clear(pw)
+		return nil, errors.New("the passwords do not match")
+	}
+	return pw, nil
+}
+
+func (o *rootOptions) promptPassword(f *os.File, prompt string) ([]byte, error) {
+	fmt.Fprint(o.stderr, prompt)
+	line, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(o.stderr)
+	defer clear(line)
+	if err != nil {
+		return nil, fmt.Errorf("reading the password: %w", err)
+	}
+	pw, err := certstore.PasswordFromHex(string(line))
+	if err != nil {
+		return nil, fmt.Errorf("the password: %w", err)
+	}
+	return pw, nil
+}
+
+// certResolver returns a resolver for --cert/--key/--ca references, with
+// the store from --certstore or certStoreFileName in --config, and the
+// password (asked only if the store is needed) from certstorePassword.
+func (o *rootOptions) certResolver() (*certstore.Resolver, *certstore.Config, error) {
+	cfg, err := o.certConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	r := &certstore.Resolver{StoreFile: o.certstoreFile, Password: o.certstorePassword}
+	if r.StoreFile == "" && cfg != nil {
+		r.StoreFile = cfg.CertStoreFileName
+	}
+	return r, cfg, nil
+}
+
+// resolveSigner resolves --cert and --key (each "@certstore://ID", a PEM
+// file or empty). When both are empty, security.certificate/key of --config
+// apply, and then the store's first element tagged -enginedefault. It
+// returns the certificate, its intermediates and the key (ECDSA P-256,
+// P-384 or P-521, checked against the certificate).
+func (o *rootOptions) resolveSigner(certRef, keyRef string) (*x509.Certificate, []*x509.Certificate, crypto.Signer, error) {
+	r, cfg, err := o.certResolver()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if certRef == "" && keyRef == "" && cfg != nil {
+		certRef, keyRef = cfg.Security.Certificate, cfg.Security.Key
+	}
+	if certRef == "" && keyRef == "" && r.StoreFile == "" {
+		return nil, nil, nil, usagef("a signer is needed: --cert and --key (PEM files or %sID), or --certstore FILE with an element tagged %s",
+			certstore.RefPrefix, certstore.TagEngineDefault)
+	}
+	cert, chain, key, err := r.Signer(certRef, keyRef)
+	if certstore.ReasonOf(err) == certstore.InvalidArgument {
+		return nil, nil, nil, &usageError{err}
+	}
+	return cert, chain, key, err
+}
+
+// resolveTrustAnchors resolves --ca references (each "@certstore://ID" or a
+// PEM file with one or more certificates). With none, caCertificates of
+// --config apply, and then the store's elements tagged -cadefault. With no
+// references and no store at all it returns no anchors and no error:
+// nothing is trusted, so signatures are at best indeterminate.
+func (o *rootOptions) resolveTrustAnchors(caRefs []string) ([]*x509.Certificate, error) {
+	r, cfg, err := o.certResolver()
+	if err != nil {
+		return nil, err
+	}
+	if len(caRefs) == 0 && cfg != nil {
+		caRefs = cfg.CACertificates
+	}
+	if len(caRefs) == 0 && r.StoreFile == "" {
+		return nil, nil
+	}
+	anchors, err := r.TrustAnchors(caRefs)
+	if certstore.ReasonOf(err) == certstore.InvalidArgument {
+		return nil, &usageError{err}
+	}
+	return anchors, err
 }

@@ -61,7 +61,8 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	cmd := exec.Command(prog, args[2:]...)
 	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR")}
+	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR"),
+		"TLSEAL_CERTSTORE_PASSWORD_HEX=" + ts.Getenv("TLSEAL_CERTSTORE_PASSWORD_HEX")}
 	out, err := cmd.CombinedOutput()
 	got := 0
 	var ee *exec.ExitError

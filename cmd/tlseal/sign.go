@@ -41,8 +41,8 @@ outputs are not overwritten without --force.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.signer.cert, "cert", "", "signing certificate: PEM file (leaf first, then intermediates)")
-	f.StringVar(&opts.signer.key, "key", "", "private key of the signing certificate: PEM file (PKCS#8 or SEC1)")
+	f.StringVar(&opts.signer.cert, "cert", "", certFlagHelp)
+	f.StringVar(&opts.signer.key, "key", "", keyFlagHelp)
 	f.StringVarP(&opts.output, "output", "o", "", "sealed output file (one input)")
 	f.BoolVar(&opts.inPlace, "in-place", false, "replace each input by its sealed version (atomically)")
 	f.StringVar(&opts.outDir, "out-dir", "", "write each sealed file into DIR under its base name")

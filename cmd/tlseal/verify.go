@@ -44,7 +44,7 @@ by default; --format json|html|junit (repeatable) with -o FILE per format or
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&opts.ca, "ca", nil, "trust anchor: PEM file of CA certificates (repeatable)")
+	f.StringArrayVar(&opts.ca, "ca", nil, caFlagHelp)
 	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
 	opts.report.register(f)
 	return cmd

@@ -1,0 +1,92 @@
+package certstore
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Reason classifies an Error. The zero value is never used.
+type Reason int
+
+// Reasons for an Error.
+const (
+	_                  Reason = iota
+	IO                        // reading, writing or syncing a file failed
+	BadMagic                  // the file is not a tlseal certificate store
+	UnsupportedVersion        // the store was written by a newer format version
+	Truncated                 // the file ends before its declared length
+	Tampered                  // the file is corrupt or was modified (header checksum, MAC, digest, trailing bytes)
+	WrongPassword             // the password does not open this store
+	InvalidElement            // a certificate, key, ID or tag is not acceptable
+	KeyMismatch               // a private key does not belong to its certificate
+	UnsupportedKey            // a key cannot be used for signing (only ECDSA P-256, P-384, P-521 can)
+	NotFound                  // no element with that ID or tag, or no store file
+	Exists                    // an element with that ID, or the store file, already exists
+	Locked                    // another writer holds the store's lock
+	InvalidArgument           // a reference, password or option is malformed
+)
+
+var reasonText = map[Reason]string{
+	IO:                 "I/O error",
+	BadMagic:           "not a tlseal certificate store",
+	UnsupportedVersion: "unsupported store format version",
+	Truncated:          "store file is truncated",
+	Tampered:           "store file is corrupt or has been tampered with",
+	WrongPassword:      "wrong password",
+	InvalidElement:     "invalid element",
+	KeyMismatch:        "private key does not match its certificate",
+	UnsupportedKey:     "unsupported key",
+	NotFound:           "not found",
+	Exists:             "already exists",
+	Locked:             "store is locked by another writer",
+	InvalidArgument:    "invalid argument",
+}
+
+// String returns a short human-readable description of r.
+func (r Reason) String() string {
+	if s, ok := reasonText[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("certstore.Reason(%d)", int(r))
+}
+
+// Error is the error type returned by this package.
+type Error struct {
+	Reason Reason
+	Path   string // the store (or input) file concerned, if any
+	Detail string // what exactly, for humans; never contains secrets
+	Err    error  // the underlying error, if any
+}
+
+// Error returns "certstore FILE: REASON: DETAIL: ERR", leaving out empty parts.
+func (e *Error) Error() string {
+	s := "certstore"
+	if e.Path != "" {
+		s += " " + e.Path
+	}
+	s += ": " + e.Reason.String()
+	if e.Detail != "" {
+		s += ": " + e.Detail
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns the Reason of the first *Error in err's chain, or 0 if
+// there is none.
+func ReasonOf(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return 0
+}
+
+func errorf(r Reason, path string, err error, format string, args ...any) *Error {
+	return &Error{Reason: r, Path: path, Detail: fmt.Sprintf(format, args...), Err: err}
+}

@@ -1,0 +1,314 @@
+package certstore
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// RefPrefix starts a reference to a store element: "@certstore://ID".
+const RefPrefix = "@certstore://"
+
+// ParseRef splits a "@certstore://ID" reference. ok is false if s is not a
+// store reference (then it is a file path, or empty); id may still be
+// invalid (see ValidID) when ok is true.
+func ParseRef(s string) (id string, ok bool) {
+	id, ok = strings.CutPrefix(s, RefPrefix)
+	if !ok {
+		return "", false
+	}
+	return id, true
+}
+
+// Ref returns the reference to the element with the given ID.
+func Ref(id string) string { return RefPrefix + id }
+
+func (s *Store) lookupRef(ref string) (Element, error) {
+	id, ok := ParseRef(ref)
+	if !ok {
+		return Element{}, errorf(InvalidArgument, s.path, nil, "%q is not a %sID reference", ref, RefPrefix)
+	}
+	if !ValidID(id) {
+		return Element{}, errorf(InvalidArgument, s.path, nil, "invalid element ID in reference %q", ref)
+	}
+	return s.Get(id)
+}
+
+// Signer resolves a signing identity in the store. ref is "@certstore://ID"
+// or empty; empty means the first element tagged "-enginedefault". The
+// element must have a private key, an ECDSA key on P-256, P-384 or P-521.
+// chain holds the intermediate CA certificates found in the store, leaf-most
+// first (self-signed roots are left out: they are trust anchors).
+func (s *Store) Signer(ref string) (cert *x509.Certificate, chain []*x509.Certificate, key crypto.Signer, err error) {
+	var e Element
+	if ref == "" {
+		found := false
+		for _, el := range s.elements {
+			if el.HasTag(TagEngineDefault) {
+				e, found = el, true
+				break
+			}
+		}
+		if !found {
+			return nil, nil, nil, errorf(NotFound, s.path, nil, "no element tagged %s (name one with %sID, or run tlseal pki init)", TagEngineDefault, RefPrefix)
+		}
+	} else if e, err = s.lookupRef(ref); err != nil {
+		return nil, nil, nil, err
+	}
+	if e.Key == nil {
+		return nil, nil, nil, errorf(NotFound, s.path, nil, "element %q has no private key", e.ID)
+	}
+	if err := CheckSigningKey(e.Key); err != nil {
+		return nil, nil, nil, &Error{Reason: UnsupportedKey, Path: s.path, Detail: "element " + e.ID, Err: err}
+	}
+	return e.Cert, s.intermediates(e.Cert), e.Key, nil
+}
+
+// TrustAnchors resolves trust anchors in the store: each ref is
+// "@certstore://ID"; no refs means every element tagged "-cadefault" (at
+// least one must exist).
+func (s *Store) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	if len(refs) == 0 {
+		for _, e := range s.elements {
+			if e.HasTag(TagCADefault) {
+				out = append(out, e.Cert)
+			}
+		}
+		if len(out) == 0 {
+			return nil, errorf(NotFound, s.path, nil, "no element tagged %s (name CAs with --ca, or run tlseal pki init)", TagCADefault)
+		}
+		return out, nil
+	}
+	for _, r := range refs {
+		e, err := s.lookupRef(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e.Cert)
+	}
+	return out, nil
+}
+
+// intermediates walks up from leaf through the store's certificates and
+// returns the non-self-signed issuers, leaf-most first.
+func (s *Store) intermediates(leaf *x509.Certificate) []*x509.Certificate {
+	var chain []*x509.Certificate
+	cur := leaf
+	for range 8 {
+		if isSelfSigned(cur) {
+			break
+		}
+		var next *x509.Certificate
+		for _, e := range s.elements {
+			c := e.Cert
+			if c.Equal(cur) || !bytes.Equal(c.RawSubject, cur.RawIssuer) || !c.IsCA {
+				continue
+			}
+			if cur.CheckSignatureFrom(c) == nil {
+				next = c
+				break
+			}
+		}
+		if next == nil || isSelfSigned(next) {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	return chain
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+}
+
+// CheckSigningKey returns an error unless key is an ECDSA key on P-256,
+// P-384 or P-521, the keys a tlseal seal can be made with.
+func CheckSigningKey(key crypto.Signer) error {
+	k, ok := key.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("%T: only ECDSA keys on P-256, P-384 or P-521 can sign seals", key.Public())
+	}
+	switch k.Curve {
+	case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		return nil
+	}
+	return fmt.Errorf("ECDSA curve %s: only P-256, P-384 or P-521 can sign seals", k.Curve.Params().Name)
+}
+
+// Resolver resolves --cert/--key/--ca style references, each of which is
+// "@certstore://ID", a PEM file path, or empty (the store's defaults). The
+// store is opened at most once, and only when a reference needs it.
+type Resolver struct {
+	// StoreFile is the certificate store; "" if there is none.
+	StoreFile string
+	// Password returns the store password. It is called at most once, when
+	// the store is first needed.
+	Password func() ([]byte, error)
+
+	store *Store
+}
+
+// Store opens the resolver's store (once) and returns it.
+func (r *Resolver) Store() (*Store, error) {
+	if r.store != nil {
+		return r.store, nil
+	}
+	if r.StoreFile == "" {
+		return nil, errorf(InvalidArgument, "", nil, "a certificate store is needed (--certstore FILE or certStoreFileName in --config)")
+	}
+	if r.Password == nil {
+		return nil, errorf(InvalidArgument, r.StoreFile, nil, "no password")
+	}
+	pw, err := r.Password()
+	if err != nil {
+		return nil, err
+	}
+	s, err := Open(r.StoreFile, pw)
+	clear(pw)
+	if err != nil {
+		return nil, err
+	}
+	r.store = s
+	return s, nil
+}
+
+// Signer resolves a signing identity. certRef and keyRef are each
+// "@certstore://ID", a PEM file path or empty:
+//
+//   - both empty: the store's first element tagged "-enginedefault";
+//   - certRef a store reference: that element; its own key unless keyRef
+//     names another key (a store reference or a PEM key file);
+//   - certRef a PEM file: the first certificate is the signer, the others
+//     are its chain; keyRef must name the key (or the file holds it).
+//
+// The key must match the certificate and be ECDSA P-256, P-384 or P-521.
+func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain []*x509.Certificate, key crypto.Signer, err error) {
+	switch _, isRef := ParseRef(certRef); {
+	case certRef == "" && keyRef != "":
+		return nil, nil, nil, errorf(InvalidArgument, "", nil, "a key (%q) was given without a certificate", keyRef)
+	case certRef == "" || isRef:
+		s, err := r.Store()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if keyRef == "" {
+			return s.Signer(certRef)
+		}
+		e, err := s.lookupRef(certRef)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cert, chain = e.Cert, s.intermediates(e.Cert)
+	default:
+		data, err := os.ReadFile(certRef)
+		if err != nil {
+			return nil, nil, nil, errorf(IO, certRef, err, "reading certificate")
+		}
+		certs, err := ParseCertificates(data)
+		if err != nil {
+			return nil, nil, nil, errorf(InvalidElement, certRef, err, "certificate")
+		}
+		cert, chain = certs[0], certs[1:]
+		if keyRef == "" {
+			k, found, err := ParsePrivateKey(data)
+			if !found {
+				return nil, nil, nil, errorf(InvalidArgument, certRef, nil, "the certificate is a file: name its key too (--key FILE or %sID)", RefPrefix)
+			}
+			if err != nil {
+				return nil, nil, nil, errorf(InvalidElement, certRef, err, "private key")
+			}
+			key = k
+		}
+	}
+	if key == nil {
+		if key, err = r.key(keyRef); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if !keyMatches(key, cert) {
+		return nil, nil, nil, errorf(KeyMismatch, keyRef, nil, "the private key does not belong to certificate %q", cert.Subject.String())
+	}
+	if err := CheckSigningKey(key); err != nil {
+		return nil, nil, nil, &Error{Reason: UnsupportedKey, Path: keyRef, Err: err}
+	}
+	return cert, chain, key, nil
+}
+
+// key resolves a non-empty key reference.
+func (r *Resolver) key(ref string) (crypto.Signer, error) {
+	if _, ok := ParseRef(ref); ok {
+		s, err := r.Store()
+		if err != nil {
+			return nil, err
+		}
+		e, err := s.lookupRef(ref)
+		if err != nil {
+			return nil, err
+		}
+		if e.Key == nil {
+			return nil, errorf(NotFound, s.path, nil, "element %q has no private key", e.ID)
+		}
+		return e.Key, nil
+	}
+	data, err := os.ReadFile(ref)
+	if err != nil {
+		return nil, errorf(IO, ref, err, "reading private key")
+	}
+	k, _, err := ParsePrivateKey(data)
+	clear(data)
+	if err != nil {
+		return nil, errorf(InvalidElement, ref, err, "private key")
+	}
+	return k, nil
+}
+
+// TrustAnchors resolves CA references: each is "@certstore://ID" or a PEM
+// file (every certificate in it is an anchor). No refs, or only empty ones,
+// means the store's elements tagged "-cadefault".
+func (r *Resolver) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
+	var nonEmpty []string
+	for _, ref := range refs {
+		if ref != "" {
+			nonEmpty = append(nonEmpty, ref)
+		}
+	}
+	if len(nonEmpty) == 0 {
+		s, err := r.Store()
+		if err != nil {
+			return nil, err
+		}
+		return s.TrustAnchors(nil)
+	}
+	var out []*x509.Certificate
+	for _, ref := range nonEmpty {
+		if _, ok := ParseRef(ref); ok {
+			s, err := r.Store()
+			if err != nil {
+				return nil, err
+			}
+			c, err := s.TrustAnchors([]string{ref})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c...)
+			continue
+		}
+		data, err := os.ReadFile(ref)
+		if err != nil {
+			return nil, errorf(IO, ref, err, "reading CA certificates")
+		}
+		certs, err := ParseCertificates(data)
+		if err != nil {
+			return nil, errorf(InvalidElement, ref, err, "CA certificates")
+		}
+		out = append(out, certs...)
+	}
+	return out, nil
+}
