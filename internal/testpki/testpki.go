@@ -58,8 +58,6 @@ type Options struct {
 	PathLenZero bool
 }
 
-var serial int64
-
 func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 	t.Helper()
 	if o.Curve == nil {
@@ -81,9 +79,12 @@ func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serial++
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano() + serial),
+		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: o.CN, Organization: []string{"tlseal tests"}},
 		NotBefore:             o.NotBefore,
 		NotAfter:              o.NotAfter,
