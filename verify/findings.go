@@ -84,6 +84,27 @@ var Codes = map[string]CodeInfo{
 	"json.invalid":       {SevError, EffectFail, "the sealed file is not valid JSON"},
 	"json.spliceInvalid": {SevError, EffectFail, "the seal member is not spliced exactly as v1 writes it"},
 	"json.duplicateKey":  {SevInfo, EffectNone, "a top-level key occurs more than once (preserved)"},
+
+	// Archives (archive.Check and the archive audit).
+	"log.checkpointMissing":       {SevWarning, EffectIndeterminate, "the archive has no checkpoint: its log is not signed"},
+	"log.checkpointInvalid":       {SevError, EffectFail, "the checkpoint does not parse or its signature does not verify"},
+	"log.checkpointUntrusted":     {SevWarning, EffectIndeterminate, "the checkpoint signer does not chain to a trust anchor"},
+	"log.keyInvalid":              {SevWarning, EffectIndeterminate, "a checkpoint key file does not parse or is misnamed"},
+	"log.rootMismatch":            {SevError, EffectFail, "the log's Merkle root differs from the checkpoint's"},
+	"log.truncated":               {SevError, EffectFail, "the log holds fewer entries than the checkpoint covers"},
+	"log.tornTail":                {SevWarning, EffectNone, "an unfinished append after the checkpoint (the next writer repairs it)"},
+	"log.recordInvalid":           {SevError, EffectFail, "a log record is damaged or inconsistent"},
+	"log.indexMismatch":           {SevError, EffectFail, "the index or stored hashes disagree with the log"},
+	"log.entryMissingFile":        {SevError, EffectFail, "a log entry's sealed file is missing"},
+	"log.entryMismatch":           {SevError, EffectFail, "a sealed file's envelope differs from its log entry"},
+	"log.unlistedFile":            {SevError, EffectFail, "a file in the archive that no log entry names"},
+	"log.quarantinedFile":         {SevInfo, EffectNone, "a file that crash recovery set aside"},
+	"log.inconsistentWithWitness": {SevError, EffectFail, "the log does not extend a checkpoint witnessed earlier"},
+	"chain.missing":               {SevError, EffectFail, "an archived seal has no chain member"},
+	"chain.gap":                   {SevError, EffectFail, "chain sequence numbers are not contiguous"},
+	"chain.duplicate":             {SevError, EffectFail, "a chain sequence number occurs twice"},
+	"chain.prevMismatch":          {SevError, EffectFail, "a seal's prev is not the hash of the previous envelope"},
+	"chain.idMismatch":            {SevError, EffectFail, "a seal's chain id is not the archive's"},
 }
 
 // Finding is one fact about an item.

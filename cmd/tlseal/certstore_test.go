@@ -19,23 +19,12 @@ import (
 const csPasswordHex = "00ff0a0d7365637265740000"
 
 // csRun runs tlseal with args and returns stdout, stderr and the exit
-// status. The certstore and pki commands are added to the root command if
-// it does not have them yet.
+// status.
 func csRun(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	opts := &rootOptions{stdout: &out, stderr: &errb, stdin: strings.NewReader("")}
 	cmd := newRootCommand(opts)
-	have := map[string]bool{}
-	for _, c := range cmd.Commands() {
-		have[c.Name()] = true
-	}
-	if !have["certstore"] {
-		cmd.AddCommand(newCertstoreCommand(opts))
-	}
-	if !have["pki"] {
-		cmd.AddCommand(newPKICommand(opts))
-	}
 	cmd.SetArgs(args)
 	code = reportExit(opts.stderr, cmd.ExecuteContext(context.Background()))
 	return out.String(), errb.String(), code

@@ -94,6 +94,12 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	}
 	fmt.Fprintf(out, "3. sealed them into %s (seal embedded: still valid JSON, still a playable WAV)\n", paths["sealed"])
 
+	// 3b. Archive them: sealed copies chained in a Merkle log with a signed checkpoint.
+	fmt.Fprintf(out, "3b. ")
+	if err := demoArchive(out, filepath.Join(dir, "archive"), signer, paths["recorder"], names); err != nil {
+		return err
+	}
+
 	// 4. Verify the sealed files.
 	good, err := demoVerify(ctx, paths["sealed"], trust, filepath.Join(paths["reports"], "sealed.json"))
 	if err != nil {

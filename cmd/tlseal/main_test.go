@@ -110,12 +110,18 @@ func cmdTestPKI(ts *testscript.TestScript, neg bool, args []string) {
 
 // mkwav FILE: a one-second 8 kHz tone.
 func cmdMkWAV(ts *testscript.TestScript, neg bool, args []string) {
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]), samples.WAV(8000, 1, 440), 0o644))
+	writeMade(ts, args[0], samples.WAV(8000, 1, 440))
 }
 
-// mkevent FILE: an Engage-style event.
+// mkevent FILE: an Engage-style event (a new one each time: the time differs).
 func cmdMkEvent(ts *testscript.TestScript, neg bool, args []string) {
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]), samples.EventJSON(1, time.Now(), "rec.wav"), 0o644))
+	writeMade(ts, args[0], samples.EventJSON(1, time.Now(), "rec.wav"))
+}
+
+func writeMade(ts *testscript.TestScript, name string, data []byte) {
+	path := ts.MkAbs(name)
+	ts.Check(os.MkdirAll(filepath.Dir(path), 0o755))
+	ts.Check(os.WriteFile(path, data, 0o644))
 }
 
 // flip FILE OFFSET: flip the lowest bit of one byte (negative: from the end).

@@ -49,6 +49,8 @@ a playable WAV), and verifies seals offline years later.
 		newExtractCommand(opts),
 		newInspectCommand(opts),
 		newDemoCommand(opts),
+		newIngestCommand(opts),
+		newProofCommand(opts),
 		newCertstoreCommand(opts),
 		newPKICommand(opts),
 		newVersionCommand(opts),

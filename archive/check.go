@@ -1,0 +1,518 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tlseal/tlseal/timeline"
+)
+
+// Problem codes of the archive's own consistency check (docs/findings.md
+// documents them with the rest). Problems about one sealed file also carry
+// the codes of timeline.Open (seal.*, content.*, riff.*, json.*) and of the
+// signature check (signature.invalid, signature.encoding, cert.malformed,
+// cert.algMismatch).
+const (
+	CodeCheckpointMissing   = "log.checkpointMissing"       // no checkpoint file
+	CodeCheckpointInvalid   = "log.checkpointInvalid"       // the checkpoint does not parse or verify with keys/
+	CodeCheckpointUntrusted = "log.checkpointUntrusted"     // its signer does not chain to CheckOptions.Roots
+	CodeKeyInvalid          = "log.keyInvalid"              // a keys/ file does not parse or is misnamed
+	CodeRootMismatch        = "log.rootMismatch"            // the recomputed root differs from the checkpoint's
+	CodeTruncated           = "log.truncated"               // the log holds fewer entries than the checkpoint covers
+	CodeTornTail            = "log.tornTail"                // an unfinished append at the end (repaired by the next writer)
+	CodeRecordInvalid       = "log.recordInvalid"           // a log record is damaged or inconsistent
+	CodeIndexMismatch       = "log.indexMismatch"           // log/index or log/hashes disagree with log/entries
+	CodeEntryMissingFile    = "log.entryMissingFile"        // an entry's sealed file is gone
+	CodeEntryMismatch       = "log.entryMismatch"           // an entry's file is not the one logged (envelope, size, type)
+	CodeUnlistedFile        = "log.unlistedFile"            // a file in files/ that no entry lists
+	CodeQuarantined         = "log.quarantinedFile"         // recovery quarantined a file (information)
+	CodeInconsistentWitness = "log.inconsistentWithWitness" // the log does not extend a checkpoint saved earlier
+	CodeChainGap            = "chain.gap"                   // seq does not follow (record or seal)
+	CodeChainDuplicate      = "chain.duplicate"             // the same seal or archive name twice
+	CodeChainPrevMismatch   = "chain.prevMismatch"          // chain.prev is not the hash of the previous envelope
+	CodeChainIDMismatch     = "chain.idMismatch"            // chain.id is not the archive's
+	CodeChainMissing        = "chain.missing"               // a logged seal has no chain member
+	codeSealMalformed       = timeline.CodeSealMalformed
+	codeSignatureInvalid    = "signature.invalid"
+	codeSignatureEncoding   = "signature.encoding"
+	codeCertMalformed       = "cert.malformed"
+	codeCertAlgMismatch     = "cert.algMismatch"
+)
+
+// Problem is one inconsistency found by Check.
+type Problem struct {
+	Code   string
+	Seq    int64  // the entry concerned (0: the archive as a whole)
+	Name   string // the file concerned, relative to the archive ('/'-separated), if any
+	Detail string
+}
+
+func (p Problem) String() string {
+	s := p.Code
+	if p.Seq > 0 {
+		s += fmt.Sprintf(" [seq %d]", p.Seq)
+	}
+	if p.Name != "" {
+		s += " " + p.Name
+	}
+	return s + ": " + p.Detail
+}
+
+// CheckOptions tune Check.
+type CheckOptions struct {
+	// SkipFiles checks the log and the presence of the files only, not
+	// their content and signatures.
+	SkipFiles bool
+	// Roots, when set, must include an anchor of the checkpoint signer's
+	// certificate chain. (The checkpoint carries no time: the chain is
+	// checked within the certificate's validity period.)
+	Roots *x509.CertPool
+	// Witness is an earlier checkpoint (a signed note) an auditor saved;
+	// the log must extend it.
+	Witness []byte
+	// Jobs is the number of files checked in parallel (0: one per CPU).
+	Jobs int
+	// OnFile, when set, is called (from several goroutines) for each entry
+	// whose sealed file was opened, so that a verifier can judge the seal
+	// without reading the file again.
+	OnFile func(e *Entry, path string, o *timeline.Opened)
+}
+
+// CheckResult is what Check found.
+type CheckResult struct {
+	Metadata      *Metadata
+	Size          int64          // records in log/entries
+	Checkpoint    *Checkpoint    // nil when missing or invalid
+	CheckpointKey *CheckpointKey // the key that signed it
+	Problems      []Problem
+}
+
+// Has reports whether a problem with the code was found.
+func (r *CheckResult) Has(code string) bool {
+	for _, p := range r.Problems {
+		if p.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Check is the archive's own consistency check: it reads the whole log,
+// recomputes the Merkle tree and compares it with the stored hashes, the
+// index and the checkpoint, follows the chain links, and checks every
+// sealed file against its entry (unless SkipFiles), and that files/ holds
+// nothing else. The error is for failures to read; everything found is a
+// Problem. Check takes no lock and writes nothing.
+func Check(dir string, opts CheckOptions) (*CheckResult, error) {
+	meta, err := ReadMetadata(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &checker{dir: dir, meta: meta, opts: opts, res: &CheckResult{Metadata: meta},
+		names: map[string]int64{}, envs: map[[16]byte]int64{}, sources: map[string]int64{}}
+	l, err := openLog(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	defer l.close()
+	c.l = l
+	c.checkpoint()
+	if err := c.scan(); err != nil {
+		return nil, err
+	}
+	if err := c.walkFiles(); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(c.res.Problems, func(i, j int) bool {
+		a, b := c.res.Problems[i], c.res.Problems[j]
+		if a.Seq != b.Seq {
+			return a.Seq < b.Seq
+		}
+		return a.Name < b.Name
+	})
+	return c.res, nil
+}
+
+type checker struct {
+	dir  string
+	meta *Metadata
+	opts CheckOptions
+	res  *CheckResult
+	l    *logFiles
+	mu   sync.Mutex
+
+	witness *Checkpoint
+	names   map[string]int64   // archive name → seq
+	envs    map[[16]byte]int64 // envelope digest prefix → seq
+	sources map[string]int64   // source name → last seq
+}
+
+func (c *checker) add(code string, seq int64, name, format string, args ...any) {
+	c.mu.Lock()
+	c.res.Problems = append(c.res.Problems, Problem{Code: code, Seq: seq, Name: name, Detail: fmt.Sprintf(format, args...)})
+	c.mu.Unlock()
+}
+
+// checkpoint reads and verifies the checkpoint, its key and the witness.
+func (c *checker) checkpoint() {
+	keys, bad, err := readKeys(c.dir)
+	if err != nil {
+		c.add(CodeKeyInvalid, 0, keysDir, "%v", err)
+	}
+	for _, b := range bad {
+		c.add(CodeKeyInvalid, 0, keysDir, "%v", b)
+	}
+	cp, key, err := readCheckpoint(c.dir, c.meta.Origin, keys)
+	switch {
+	case err != nil:
+		c.add(CodeCheckpointInvalid, 0, checkpointFile, "%v", err)
+	case cp == nil:
+		c.add(CodeCheckpointMissing, 0, checkpointFile, "the archive has no checkpoint")
+	default:
+		c.res.Checkpoint, c.res.CheckpointKey = cp, key
+		if c.opts.Roots != nil {
+			if err := verifyKeyChain(key, c.opts.Roots); err != nil {
+				c.add(CodeCheckpointUntrusted, 0, checkpointFile, "the checkpoint signer %q: %v", key.Cert.Subject, err)
+			}
+		}
+	}
+	if c.opts.Witness != nil {
+		w, err := ParseCheckpoint(c.opts.Witness)
+		if err == nil {
+			if k := keys[w.KeyHash]; k == nil {
+				err = fmt.Errorf("signed by key %08x, which is not in %s/", w.KeyHash, keysDir)
+			} else {
+				w, err = OpenCheckpoint(c.opts.Witness, c.meta.Origin, k.Cert.PublicKey)
+			}
+		}
+		if err != nil {
+			c.add(CodeInconsistentWitness, 0, "", "the saved checkpoint does not verify: %v", err)
+		} else {
+			c.witness = w
+		}
+	}
+}
+
+func verifyKeyChain(k *CheckpointKey, roots *x509.CertPool) error {
+	inter := x509.NewCertPool()
+	for _, ic := range k.Intermediates {
+		inter.AddCert(ic)
+	}
+	at := time.Now()
+	if at.After(k.Cert.NotAfter) {
+		at = k.Cert.NotAfter
+	}
+	if at.Before(k.Cert.NotBefore) {
+		at = k.Cert.NotBefore
+	}
+	_, err := k.Cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: at,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	return err
+}
+
+// frontier holds the latest complete subtree hash at each level: all
+// tlog.StoredHashes and tlog.TreeHash need when the tree grows by one.
+type frontier struct{ h [64]tlog.Hash }
+
+func (f *frontier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		level, _ := tlog.SplitStoredHashIndex(idx)
+		out[i] = f.h[level]
+	}
+	return out, nil
+}
+
+// scan reads log/entries from the start, recomputing the tree.
+func (c *checker) scan() error {
+	esz, err := fileSize(c.l.entries)
+	if err != nil {
+		return errorf(IO, entriesFile, err, "")
+	}
+	isz, _ := fileSize(c.l.index)
+	hsz, _ := fileSize(c.l.hashes)
+	index := newRecordReader(c.l.index)
+	hashes := newRecordReader(c.l.hashes)
+	indexBad, hashesBad := false, false
+	var fr frontier
+	cp, w := c.res.Checkpoint, c.witness
+	checkRoot := func(n int64) {
+		if cp == nil && w == nil {
+			return
+		}
+		root, _ := tlog.TreeHash(n, &fr)
+		if cp != nil && cp.Size == n && root != cp.Root {
+			c.add(CodeRootMismatch, 0, checkpointFile, "the root of the first %d entries recomputed from log/entries is %x, the checkpoint's is %x", n, root[:8], cp.Root[:8])
+		}
+		if w != nil && w.Size == n && root != w.Root {
+			c.add(CodeInconsistentWitness, 0, "", "the root of the first %d entries differs from the saved checkpoint's: the log was rewritten", n)
+		}
+	}
+	checkRoot(0)
+	jobs := c.opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	work := make(chan *Entry, jobs*4)
+	var wg sync.WaitGroup
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				c.checkFile(e)
+			}
+		}()
+	}
+	defer func() { close(work); wg.Wait() }()
+
+	sc := newRecordScanner(c.l.entries, 0, esz)
+	prevHash := ""
+	var n int64
+	for {
+		r, off, length, err := sc.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if tornTail(c.l.entries, sc.off, esz, err) && (cp == nil || n >= cp.Size) {
+				c.add(CodeTornTail, 0, entriesFile, "%v (%d bytes; the next writer removes them)", err, esz-sc.off)
+			} else {
+				c.add(CodeRecordInvalid, n+1, entriesFile, "%v; the records after it are not checked", err)
+			}
+			break
+		}
+		n++
+		e := newEntry(r, off, length)
+		e.Index, e.Seq = n-1, n
+		c.checkEntry(e, r, prevHash)
+		prevHash = e.EnvelopeSHA256()
+
+		hs, _ := tlog.StoredHashesForRecordHash(n-1, e.LeafHash, &fr)
+		for i, h := range hs {
+			fr.h[i] = h
+		}
+		if !hashesBad {
+			for i, h := range hs {
+				var got tlog.Hash
+				if !hashes.read(got[:]) {
+					if off := tlog.StoredHashIndex(0, n-1); (cp == nil || n > cp.Size) && off*hashLen >= hsz {
+						hashesBad = true // not yet written: rebuilt by the next writer
+						break
+					}
+					c.add(CodeIndexMismatch, n, hashesFile, "log/hashes ends before the hashes of entry %d", n)
+					hashesBad = true
+					break
+				}
+				if got != h {
+					c.add(CodeIndexMismatch, n, hashesFile, "stored hash %d of entry %d is not the one recomputed from log/entries", i, n)
+					hashesBad = true
+					break
+				}
+			}
+		}
+		if !indexBad {
+			var b [indexRecordLen]byte
+			if !index.read(b[:]) {
+				if (cp == nil || n > cp.Size) && (n-1)*indexRecordLen >= isz {
+					indexBad = true // not yet written: rebuilt by the next writer
+				} else {
+					c.add(CodeIndexMismatch, n, indexFile, "log/index ends before the record of entry %d", n)
+					indexBad = true
+				}
+			} else {
+				want := (&indexRecord{Offset: off, Length: length, Seq: n, NameHash: nameHash(r.ArchiveName), SrcHash: nameHash(e.Name)}).marshal()
+				if !bytes.Equal(b[:], want) {
+					c.add(CodeIndexMismatch, n, indexFile, "index record %d does not describe entry %d", n-1, n)
+					indexBad = true
+				}
+			}
+		}
+		checkRoot(n)
+		work <- e
+	}
+	c.res.Size = n
+	if !indexBad && isz > n*indexRecordLen {
+		c.add(CodeIndexMismatch, 0, indexFile, "log/index has %d records, log/entries %d", isz/indexRecordLen, n)
+	}
+	if cp != nil && cp.Size > n {
+		c.add(CodeTruncated, 0, entriesFile, "the log holds %d entries, the checkpoint covers %d", n, cp.Size)
+	}
+	if w != nil && w.Size > n {
+		c.add(CodeInconsistentWitness, 0, entriesFile, "the log holds %d entries, the saved checkpoint covers %d: entries were removed", n, w.Size)
+	}
+	return nil
+}
+
+// checkEntry checks a record's own consistency and its chain link.
+func (c *checker) checkEntry(e *Entry, r *record, prevHash string) {
+	name := filesDir + "/" + r.ArchiveName
+	if r.Seq != e.Seq {
+		c.add(CodeChainGap, e.Seq, name, "record %d of log/entries has seq %d", e.Seq, r.Seq)
+	}
+	if prev, dup := c.names[r.ArchiveName]; dup {
+		c.add(CodeChainDuplicate, e.Seq, name, "archive name already used by entry %d", prev)
+	}
+	c.names[r.ArchiveName] = e.Seq
+	d := sha256.Sum256(r.Envelope)
+	var k [16]byte
+	copy(k[:], d[:])
+	if prev, dup := c.envs[k]; dup {
+		c.add(CodeChainDuplicate, e.Seq, name, "the same seal as entry %d", prev)
+	}
+	c.envs[k] = e.Seq
+	env := e.Envelope
+	if env == nil {
+		c.add(codeSealMalformed, e.Seq, name, "the logged envelope: %v", e.EnvelopeErr)
+		return
+	}
+	if r.PrevVersion != 0 || c.sources[env.Name] != 0 {
+		if got, want := r.PrevVersion, c.sources[env.Name]; got != want {
+			c.add(CodeRecordInvalid, e.Seq, name, "the record says the previous version of %q is entry %d, the log says %d", env.Name, got, want)
+		}
+	}
+	c.sources[env.Name] = e.Seq
+	ch := env.Chain
+	switch {
+	case ch == nil:
+		c.add(CodeChainMissing, e.Seq, name, "the seal has no chain member")
+	default:
+		if ch.ID != c.meta.ChainID {
+			c.add(CodeChainIDMismatch, e.Seq, name, "chain.id is %q, the archive's is %q", ch.ID, c.meta.ChainID)
+		}
+		if ch.Seq != e.Seq {
+			c.add(CodeChainGap, e.Seq, name, "entry %d holds the seal with chain.seq %d", e.Seq, ch.Seq)
+		}
+		if ch.Prev != prevHash {
+			c.add(CodeChainPrevMismatch, e.Seq, name, "chain.prev is not the SHA-256 of entry %d's envelope", e.Seq-1)
+		}
+	}
+}
+
+// checkFile compares an entry with its sealed file.
+func (c *checker) checkFile(e *Entry) {
+	path := filePath(c.dir, e.ArchiveName)
+	name := filesDir + "/" + e.ArchiveName
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
+		c.add(CodeEntryMissingFile, e.Seq, name, "the sealed file is missing")
+		return
+	}
+	if err != nil {
+		c.add(CodeEntryMissingFile, e.Seq, name, "%v", err)
+		return
+	}
+	if !st.Mode().IsRegular() {
+		c.add(CodeEntryMismatch, e.Seq, name, "not a regular file (%v)", st.Mode().Type())
+		return
+	}
+	if st.Size() != e.SealedSize {
+		c.add(CodeEntryMismatch, e.Seq, name, "the file is %d bytes, the log says %d", st.Size(), e.SealedSize)
+	}
+	if c.opts.SkipFiles {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		c.add(CodeEntryMismatch, e.Seq, name, "%v", err)
+		return
+	}
+	defer f.Close()
+	o, err := timeline.Open(f, st.Size())
+	if err != nil {
+		c.add(CodeEntryMismatch, e.Seq, name, "%v", err)
+		return
+	}
+	for _, p := range o.Problems {
+		c.add(p.Code, e.Seq, name, "%s", p.Detail)
+	}
+	if o.EnvelopeBytes != nil && !bytes.Equal(o.EnvelopeBytes, e.EnvelopeBytes) {
+		c.add(CodeEntryMismatch, e.Seq, name, "the file's seal is not the logged one (leaf %d)", e.Index)
+	}
+	if o.Envelope != nil {
+		if _, err := timeline.VerifySignature(o.Envelope); err != nil {
+			code := codeSignatureInvalid
+			var se *timeline.SignatureError
+			if errors.As(err, &se) {
+				code = map[timeline.SignatureReason]string{
+					timeline.SigInvalid: codeSignatureInvalid, timeline.SigEncoding: codeSignatureEncoding,
+					timeline.SigCertMalformed: codeCertMalformed, timeline.SigAlgMismatch: codeCertAlgMismatch,
+				}[se.Reason]
+			}
+			c.add(code, e.Seq, name, "%v", err)
+		}
+	}
+	if c.opts.OnFile != nil {
+		c.opts.OnFile(e, path, o)
+	}
+}
+
+// walkFiles reports files in files/ that no entry lists, and the
+// quarantine.
+func (c *checker) walkFiles() error {
+	root := filepath.Join(c.dir, filesDir)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root && errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if _, ok := c.names[rel]; !ok {
+			c.add(CodeUnlistedFile, 0, filesDir+"/"+rel, "no log entry lists this file")
+		}
+		return nil
+	})
+	if err != nil {
+		return errorf(IO, root, err, "")
+	}
+	q := filepath.Join(c.dir, quarantineDir)
+	filepath.WalkDir(q, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(c.dir, p)
+			c.add(CodeQuarantined, 0, filepath.ToSlash(rel), "recovery set this file aside: it had no log entry and could not be completed")
+		}
+		return nil
+	})
+	return nil
+}
+
+// recordReader reads fixed-size records sequentially.
+type recordReader struct {
+	r   *bufio.Reader
+	err error
+}
+
+func newRecordReader(f *os.File) *recordReader {
+	return &recordReader{r: bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 256<<10)}
+}
+
+func (rr *recordReader) read(b []byte) bool {
+	if rr.err != nil {
+		return false
+	}
+	if _, err := io.ReadFull(rr.r, b); err != nil {
+		rr.err = err
+		return false
+	}
+	return true
+}

@@ -1,0 +1,928 @@
+package archive
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tlseal/tlseal/internal/atomicfile"
+	"github.com/tlseal/tlseal/timeline"
+)
+
+// Options configure a Writer.
+type Options struct {
+	// ChainID names the chain of evidence (Create: generated when empty, a
+	// random UUID; OpenWriter: when set, must be the archive's).
+	ChainID string
+	// Origin is the checkpoint origin (Create only; default
+	// "tlseal.local/<chain id>"). It must be a valid note key name: no
+	// spaces, no '+'.
+	Origin string
+	// Signer seals the files and signs the checkpoints. Required.
+	Signer *timeline.Signer
+	// CheckpointEvery writes a checkpoint after that many entries
+	// (0: 1000; negative: not by count).
+	CheckpointEvery int
+	// CheckpointInterval writes a checkpoint that long after an entry
+	// not yet covered by one (0: 30s; negative: not by time).
+	CheckpointInterval time.Duration
+	// Logger receives the recovery messages (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock for signedAt (default time.Now).
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultCheckpointEvery    = 1000
+	DefaultCheckpointInterval = 30 * time.Second
+)
+
+func (o *Options) normalize() error {
+	if o.Signer == nil {
+		return errorf(InvalidArgument, "", nil, "a signer is required (it seals the files and signs the checkpoints)")
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return nil
+}
+
+// testHook, when set (tests only), is called at each step of an append and
+// of recovery; the crash tests kill the process from it. When it returns
+// true at "entries.write", the record is written half and the hook called
+// again with "entries.torn".
+var testHook func(point string) bool
+
+func hook(point string) bool {
+	if testHook != nil {
+		return testHook(point)
+	}
+	return false
+}
+
+// Writer appends to an archive. It holds the archive's lock until Close.
+// Its methods are safe for concurrent use (they are serialized).
+type Writer struct {
+	mu     sync.Mutex
+	dir    string
+	meta   *Metadata
+	opts   Options
+	log    *slog.Logger
+	unlock func()
+	l      *logFiles
+	pend   *os.File
+	signer *noteSigner
+
+	n           int64  // entries in the log
+	entriesSize int64  // end of the last record
+	prevHash    string // hex SHA-256 of the last envelope ("" when empty)
+	cpSize      int64  // size of the last checkpoint written or found
+	names       *nameIndex
+	timer       *time.Timer
+	failed      error // a failure that left the state unknown: reopen to recover
+	closed      bool
+}
+
+// Create makes a new archive in dir (which must not exist or be empty) and
+// returns a Writer for it.
+func Create(dir string, opts Options) (*Writer, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	if des, err := os.ReadDir(dir); err == nil && len(des) > 0 {
+		return nil, errorf(Exists, dir, nil, "the directory is not empty")
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, errorf(IO, dir, err, "")
+	}
+	if opts.ChainID == "" {
+		id, err := newChainID()
+		if err != nil {
+			return nil, errorf(IO, "", err, "generating a chain id")
+		}
+		opts.ChainID = id
+	}
+	if err := checkChainID(opts.ChainID); err != nil {
+		return nil, errorf(InvalidArgument, "", err, "")
+	}
+	if opts.Origin == "" {
+		opts.Origin = DefaultOrigin(opts.ChainID)
+	}
+	if !validKeyName(opts.Origin) {
+		return nil, errorf(InvalidArgument, "", nil, "origin %q must be non-empty, without spaces or '+'", opts.Origin)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, errorf(IO, dir, err, "")
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := createLayout(dir); err != nil {
+		unlock()
+		return nil, err
+	}
+	if _, err := writeKey(dir, opts.Signer); err != nil {
+		unlock()
+		return nil, err
+	}
+	meta := &Metadata{Format: FormatName, Version: FormatVersion, ChainID: opts.ChainID, Origin: opts.Origin, Created: nowUTC()}
+	if err := writeMetadata(dir, meta); err != nil {
+		unlock()
+		return nil, errorf(IO, dir, err, "writing %s", metadataFile)
+	}
+	w, err := openWriter(dir, meta, opts, unlock, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Checkpoint(); err != nil {
+		w.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+func createLayout(dir string) error {
+	for _, d := range []string{filesDir, logDir, keysDir, tmpDir} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return errorf(IO, dir, err, "creating %s/", d)
+		}
+	}
+	for _, f := range []string{entriesFile, hashesFile, indexFile, pendingFile} {
+		fh, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(f)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return errorf(IO, dir, err, "creating %s", f)
+		}
+		fh.Close()
+	}
+	if err := atomicfile.SyncDir(filepath.Join(dir, logDir)); err != nil {
+		return errorf(IO, dir, err, "")
+	}
+	if err := atomicfile.SyncDir(dir); err != nil {
+		return errorf(IO, dir, err, "")
+	}
+	return nil
+}
+
+// OpenWriter opens an existing archive for appending: it takes the lock
+// (a second writer gets a Locked error) and runs recovery (see
+// docs/archive.md, "Recovery"), logging what it repaired.
+func OpenWriter(dir string, opts Options) (*Writer, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	meta, err := ReadMetadata(dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ChainID != "" && opts.ChainID != meta.ChainID {
+		return nil, errorf(InvalidArgument, dir, nil, "the archive's chain id is %s, not %s", meta.ChainID, opts.ChainID)
+	}
+	if opts.Origin != "" && opts.Origin != meta.Origin {
+		return nil, errorf(InvalidArgument, dir, nil, "the archive's origin is %s, not %s", meta.Origin, opts.Origin)
+	}
+	opts.ChainID, opts.Origin = meta.ChainID, meta.Origin
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := writeKey(dir, opts.Signer); err != nil {
+		unlock()
+		return nil, err
+	}
+	return openWriter(dir, meta, opts, unlock, false)
+}
+
+func openWriter(dir string, meta *Metadata, opts Options, unlock func(), fresh bool) (*Writer, error) {
+	w := &Writer{dir: dir, meta: meta, opts: opts, log: opts.Logger.With("archive", dir), unlock: unlock}
+	var err error
+	if w.signer, err = newNoteSigner(meta.Origin, opts.Signer.Key, opts.Signer.Deterministic); err != nil {
+		unlock()
+		return nil, errorf(InvalidArgument, "", err, "checkpoint signing key")
+	}
+	if w.l, err = openLog(dir, true); err != nil {
+		unlock()
+		return nil, err
+	}
+	if w.pend, err = os.OpenFile(filepath.Join(dir, filepath.FromSlash(pendingFile)), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		w.l.close()
+		unlock()
+		return nil, errorf(IO, pendingFile, err, "")
+	}
+	if err := w.recover(fresh); err != nil {
+		w.release()
+		return nil, err
+	}
+	return w, nil
+}
+
+// ChainID is the archive's chain id.
+func (w *Writer) ChainID() string { return w.meta.ChainID }
+
+// Origin is the archive's checkpoint origin.
+func (w *Writer) Origin() string { return w.meta.Origin }
+
+// Dir is the archive's directory.
+func (w *Writer) Dir() string { return w.dir }
+
+// Size is the number of entries in the log.
+func (w *Writer) Size() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// recover brings the log to a consistent state after any crash: see
+// docs/archive.md, "Recovery".
+func (w *Writer) recover(fresh bool) error {
+	hook("recover.start")
+	if err := w.cleanTemp(); err != nil {
+		return err
+	}
+	keys, _, err := readKeys(w.dir)
+	if err != nil {
+		return err
+	}
+	cp, _, err := readCheckpoint(w.dir, w.meta.Origin, keys)
+	if err != nil {
+		return errorf(Corrupt, filepath.Join(w.dir, checkpointFile), err,
+			"the checkpoint does not verify; refusing to append (check the archive: tlseal audit)")
+	}
+	var trusted int64
+	if cp != nil {
+		trusted = cp.Size
+	} else if !fresh {
+		w.log.Warn("no checkpoint: rebuilding the log's hashes and index from log/entries")
+	}
+	if err := w.rebuild(trusted); err != nil {
+		return err
+	}
+	if cp != nil {
+		if cp.Size > w.n {
+			return errorf(Corrupt, w.dir, nil, "the log has %d entries, the checkpoint covers %d: entries were lost; refusing to append", w.n, cp.Size)
+		}
+		root, err := tlog.TreeHash(cp.Size, w.l)
+		if err != nil {
+			return err
+		}
+		if root != cp.Root {
+			return errorf(Corrupt, w.dir, nil, "the log's root at size %d is not the checkpoint's: the log was altered; refusing to append", cp.Size)
+		}
+		w.cpSize = cp.Size
+	}
+	if w.n > 0 {
+		e, err := w.l.entry(w.n - 1)
+		if err != nil {
+			return err
+		}
+		w.prevHash = e.EnvelopeSHA256()
+	}
+	completed, err := w.recoverPending()
+	if err != nil {
+		return err
+	}
+	if (cp == nil && !fresh) || completed {
+		if _, err := w.checkpointLocked(); err != nil {
+			return err
+		}
+	}
+	hook("recover.done")
+	return nil
+}
+
+// cleanTemp removes the sealed files being written when the last writer
+// stopped, and temporary files of interrupted atomic writes.
+func (w *Writer) cleanTemp() error {
+	tmp := filepath.Join(w.dir, tmpDir)
+	des, err := os.ReadDir(tmp)
+	if errors.Is(err, fs.ErrNotExist) {
+		return errorIf(os.Mkdir(tmp, 0o755), tmp)
+	}
+	if err != nil {
+		return errorf(IO, tmp, err, "")
+	}
+	for _, de := range des {
+		if err := os.RemoveAll(filepath.Join(tmp, de.Name())); err != nil {
+			return errorf(IO, tmp, err, "removing %s", de.Name())
+		}
+		w.log.Info("removed an unfinished sealed file", "file", tmpDir+"/"+de.Name())
+	}
+	for _, d := range []string{w.dir, filepath.Join(w.dir, keysDir)} {
+		des, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, de := range des {
+			if n := de.Name(); strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") {
+				os.Remove(filepath.Join(d, n))
+				w.log.Info("removed the temporary file of an interrupted write", "file", filepath.Join(d, n))
+			}
+		}
+	}
+	return nil
+}
+
+func errorIf(err error, path string) error {
+	if err != nil {
+		return errorf(IO, path, err, "")
+	}
+	return nil
+}
+
+// rebuild recomputes log/hashes and log/index from log/entries after the
+// first `trusted` entries (durable since the last checkpoint), and repairs
+// a torn tail of log/entries.
+func (w *Writer) rebuild(trusted int64) error {
+	isz, err := fileSize(w.l.index)
+	if err != nil {
+		return errorf(IO, indexFile, err, "")
+	}
+	hsz, err := fileSize(w.l.hashes)
+	if err != nil {
+		return errorf(IO, hashesFile, err, "")
+	}
+	esz, err := fileSize(w.l.entries)
+	if err != nil {
+		return errorf(IO, entriesFile, err, "")
+	}
+	k := min(trusted, isz/indexRecordLen)
+	var off int64
+	if k > 0 {
+		x, err := w.l.readIndex(k - 1)
+		if err == nil && tlog.StoredHashCount(k)*hashLen <= hsz {
+			_, _, err = w.l.readRecord(x.Offset, x.Length)
+		} else if err == nil {
+			err = fmt.Errorf("log/hashes is short")
+		}
+		if err != nil {
+			w.log.Warn("the index or hashes are damaged before the checkpoint: rebuilding them from log/entries", "err", err)
+			k = 0
+		} else {
+			off = x.Offset + int64(x.Length)
+		}
+	}
+	// The derived records after k are rewritten in place (identical bytes
+	// when they were right, so concurrent readers see no change), then
+	// the files are cut to the exact size.
+	w.n = k
+	sc := newRecordScanner(w.l.entries, off, esz)
+	for {
+		r, roff, rlen, err := sc.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !tornTail(w.l.entries, sc.off, esz, err) {
+				return errorf(Corrupt, filepath.Join(w.dir, entriesFile), err, "a damaged record is followed by others; refusing to repair")
+			}
+			hook("recover.truncate")
+			if err := w.l.entries.Truncate(sc.off); err != nil {
+				return errorf(IO, entriesFile, err, "truncating the torn tail")
+			}
+			if err := w.l.entries.Sync(); err != nil {
+				return errorf(IO, entriesFile, err, "")
+			}
+			w.log.Warn("repaired a torn tail of log/entries (an append interrupted by a crash)",
+				"offset", sc.off, "bytesRemoved", esz-sc.off, "reason", err.Error())
+			esz = sc.off
+			break
+		}
+		if r.Seq != w.n+1 {
+			return errorf(Corrupt, filepath.Join(w.dir, entriesFile), nil, "record at offset %d has seq %d, expected %d", roff, r.Seq, w.n+1)
+		}
+		name := ""
+		if env, err := timeline.ParseEnvelope(r.Envelope); err == nil {
+			name = env.Name
+		}
+		if err := w.appendDerived(r, roff, rlen, name); err != nil {
+			return err
+		}
+	}
+	w.entriesSize = esz
+	if err := w.l.index.Truncate(w.n * indexRecordLen); err != nil {
+		return errorf(IO, indexFile, err, "")
+	}
+	if err := w.l.hashes.Truncate(tlog.StoredHashCount(w.n) * hashLen); err != nil {
+		return errorf(IO, hashesFile, err, "")
+	}
+	if err := w.syncDerived(); err != nil {
+		return err
+	}
+	if rebuilt := w.n - k; rebuilt > 0 {
+		w.log.Debug("rebuilt hashes and index after the last checkpoint", "entries", rebuilt)
+	}
+	return nil
+}
+
+// recoverPending completes or quarantines the file of an ingest that was
+// interrupted between linking the sealed file and appending its record.
+func (w *Writer) recoverPending() (completed bool, err error) {
+	b := make([]byte, 4+8+2+maxNameLen+4)
+	n, rerr := w.pend.ReadAt(b, 0)
+	if rerr != nil && rerr != io.EOF {
+		return false, errorf(IO, pendingFile, rerr, "")
+	}
+	if n == 0 {
+		return false, nil
+	}
+	p, perr := parsePending(b[:n])
+	if perr != nil {
+		// Torn while being written: nothing was linked after it.
+		w.log.Info("ignored an unfinished log/pending record", "reason", perr.Error())
+		return false, nil
+	}
+	if p.Seq != w.n+1 {
+		return false, nil // that ingest completed (or never linked its file)
+	}
+	path := filePath(w.dir, p.ArchiveName)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	hook("recover.pending")
+	r, reason := w.checkOrphan(path, p)
+	if r != nil {
+		if err := w.appendRecord(r, ""); err != nil {
+			return false, err
+		}
+		w.log.Warn("completed an ingest interrupted by a crash: the sealed file had no log entry", "file", filesDir+"/"+p.ArchiveName, "seq", p.Seq)
+		return true, nil
+	}
+	q := filepath.Join(w.dir, quarantineDir, fmt.Sprintf("%d-seq%d", time.Now().UTC().UnixNano(), p.Seq), filepath.FromSlash(p.ArchiveName))
+	if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
+		return false, errorf(IO, q, err, "")
+	}
+	if err := os.Rename(path, q); err != nil {
+		return false, errorf(IO, path, err, "quarantining")
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
+		return false, errorf(IO, path, err, "")
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(q)); err != nil {
+		return false, errorf(IO, q, err, "")
+	}
+	rel, _ := filepath.Rel(w.dir, q)
+	w.log.Warn("quarantined a sealed file without a log entry that could not be completed",
+		"file", filesDir+"/"+p.ArchiveName, "to", filepath.ToSlash(rel), "reason", reason)
+	return false, nil
+}
+
+// checkOrphan decides whether a sealed file found without its log entry is
+// exactly the seal the interrupted ingest made: the next seq of this chain,
+// linked to the last entry, content and signature intact. It returns the
+// record to append, or why not.
+func (w *Writer) checkOrphan(path string, p *pending) (*record, string) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return nil, "not a regular file"
+	}
+	o, err := timeline.Open(f, st.Size())
+	if err != nil {
+		return nil, err.Error()
+	}
+	if len(o.Problems) > 0 {
+		return nil, o.Problems[0].Code + ": " + o.Problems[0].Detail
+	}
+	e := o.Envelope
+	if c := e.Chain; c == nil || c.ID != w.meta.ChainID || c.Seq != p.Seq || c.Prev != w.prevHash {
+		return nil, "its chain link is not the next one of this archive"
+	}
+	if _, err := timeline.VerifySignature(e); err != nil {
+		return nil, "signature: " + err.Error()
+	}
+	if err := checkArchiveName(e.Name); err != nil {
+		return nil, err.Error()
+	}
+	taken, err := w.archiveNameTaken(p.ArchiveName, false)
+	if err != nil || taken {
+		return nil, "its archive name is already in the log"
+	}
+	prev, err := w.previousVersion(e.Name)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return &record{Seq: p.Seq, PrevVersion: prev, SealedSize: st.Size(), ArchiveName: p.ArchiveName, Envelope: o.EnvelopeBytes}, ""
+}
+
+// appendDerived appends the stored hashes and the index record of a record
+// already in log/entries at off. They are made durable at checkpoints.
+func (w *Writer) appendDerived(r *record, off int64, length int, sourceName string) error {
+	i := r.Seq - 1
+	hs, err := tlog.StoredHashes(i, r.Envelope, w.l)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, len(hs)*hashLen)
+	for _, h := range hs {
+		b = append(b, h[:]...)
+	}
+	if _, err := w.l.hashes.WriteAt(b, tlog.StoredHashIndex(0, i)*hashLen); err != nil {
+		return errorf(IO, hashesFile, err, "")
+	}
+	hook("hashes.written")
+	x := &indexRecord{Offset: off, Length: length, Seq: r.Seq, NameHash: nameHash(r.ArchiveName), SrcHash: nameHash(sourceName)}
+	if _, err := w.l.index.WriteAt(x.marshal(), i*indexRecordLen); err != nil {
+		return errorf(IO, indexFile, err, "")
+	}
+	if w.names != nil {
+		w.names.add(x)
+	}
+	w.n = r.Seq
+	return nil
+}
+
+func (w *Writer) syncDerived() error {
+	if err := w.l.hashes.Sync(); err != nil {
+		return errorf(IO, hashesFile, err, "")
+	}
+	if err := w.l.index.Sync(); err != nil {
+		return errorf(IO, indexFile, err, "")
+	}
+	return nil
+}
+
+// appendRecord makes r durable in log/entries (the commit point of an
+// entry), then appends its hashes and index record.
+func (w *Writer) appendRecord(r *record, sourceName string) error {
+	if sourceName == "" {
+		if env, err := timeline.ParseEnvelope(r.Envelope); err == nil {
+			sourceName = env.Name
+		}
+	}
+	b := r.marshal()
+	off := w.entriesSize
+	if hook("entries.write") {
+		w.l.entries.WriteAt(b[:len(b)/2], off)
+		hook("entries.torn")
+	}
+	if _, err := w.l.entries.WriteAt(b, off); err != nil {
+		w.l.entries.Truncate(off)
+		return errorf(IO, entriesFile, err, "")
+	}
+	if err := w.l.entries.Sync(); err != nil {
+		w.l.entries.Truncate(off)
+		return errorf(IO, entriesFile, err, "")
+	}
+	hook("entries.synced")
+	w.entriesSize = off + int64(len(b))
+	if err := w.appendDerived(r, off, len(b), sourceName); err != nil {
+		// The entry is committed; the derived files are rebuilt on open.
+		w.failed = err
+		return err
+	}
+	w.prevHash = timeline.Hex(sha256Sum(r.Envelope))
+	hook("index.written")
+	return nil
+}
+
+func sha256Sum(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// ensureNames builds the name index on first use.
+func (w *Writer) ensureNames() error {
+	if w.names != nil {
+		return nil
+	}
+	ni, err := buildNameIndex(w.l, w.n)
+	if err != nil {
+		return err
+	}
+	w.names = ni
+	return nil
+}
+
+// archiveNameTaken reports whether an archive name is used: by a file in
+// files/ (when onDisk) or by an entry of the log.
+func (w *Writer) archiveNameTaken(name string, onDisk bool) (bool, error) {
+	if onDisk {
+		if _, err := os.Lstat(filePath(w.dir, name)); err == nil {
+			return true, nil
+		} else if !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
+			return false, errorf(IO, filePath(w.dir, name), err, "")
+		}
+	}
+	if err := w.ensureNames(); err != nil {
+		return false, err
+	}
+	for _, seq := range w.names.candidates(false, nameHash(name)) {
+		e, err := w.l.entry(seq - 1)
+		if err != nil {
+			return false, err
+		}
+		if e.ArchiveName == name {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// isNotDir reports ENOTDIR-like errors (a path element is a file): the name
+// is then unusable rather than taken, which Ingest reports when linking.
+func isNotDir(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "not a directory")
+}
+
+// previousVersion returns the seq of the last entry whose source name is
+// name, or 0.
+func (w *Writer) previousVersion(name string) (int64, error) {
+	if err := w.ensureNames(); err != nil {
+		return 0, err
+	}
+	for _, seq := range w.names.candidates(true, nameHash(name)) {
+		e, err := w.l.entry(seq - 1)
+		if err != nil {
+			return 0, err
+		}
+		if e.Name == name {
+			return seq, nil
+		}
+	}
+	return 0, nil
+}
+
+// chooseName returns the first free archive name for a source name.
+func (w *Writer) chooseName(name string) (string, error) {
+	for k := 1; k < 1<<20; k++ {
+		cand := VersionName(name, k)
+		if err := checkArchiveName(cand); err != nil {
+			return "", errorf(InvalidName, name, err, "")
+		}
+		taken, err := w.archiveNameTaken(cand, true)
+		if err != nil {
+			return "", err
+		}
+		if !taken {
+			return cand, nil
+		}
+	}
+	return "", errorf(InvalidName, name, nil, "too many versions")
+}
+
+// Ingest seals the file at src under the source name name (the path
+// relative to the watched root, '/'-separated, or a base name), with the
+// seal's chain set to the next link, stores it durably under files/ and
+// appends its envelope to the log. A name already archived gets a new
+// archive name (VersionName) and the entry records its previous version.
+func (w *Writer) Ingest(src, name string) (*Entry, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errorf(Closed, w.dir, nil, "")
+	}
+	if w.failed != nil {
+		return nil, errorf(Closed, w.dir, w.failed, "an earlier failure left the log in an unknown state; reopen the archive to recover")
+	}
+	if err := checkArchiveName(name); err != nil {
+		return nil, errorf(InvalidName, name, err, "")
+	}
+	e, err := w.ingest(src, name)
+	if err != nil {
+		return nil, err
+	}
+	w.afterAppend()
+	return e, nil
+}
+
+func (w *Writer) ingest(src, name string) (*Entry, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return nil, errorf(IO, src, err, "")
+	}
+	defer in.Close()
+	before, err := in.Stat()
+	if err != nil {
+		return nil, errorf(IO, src, err, "")
+	}
+	if !before.Mode().IsRegular() {
+		return nil, errorf(InvalidArgument, src, nil, "not a regular file")
+	}
+	seq := w.n + 1
+	an, err := w.chooseName(name)
+	if err != nil {
+		return nil, err
+	}
+	prev, err := w.previousVersion(name)
+	if err != nil {
+		return nil, err
+	}
+	// 1. Intent: which file may appear without a log entry.
+	pb := (&pending{Seq: seq, ArchiveName: an}).marshal()
+	if _, err := w.pend.WriteAt(pb, 0); err != nil {
+		return nil, errorf(IO, pendingFile, err, "")
+	}
+	if err := w.pend.Sync(); err != nil {
+		return nil, errorf(IO, pendingFile, err, "")
+	}
+	hook("pending.synced")
+	// 2. Seal into tmp/, fsync.
+	tmp := filepath.Join(w.dir, tmpDir, "seal-"+strconv.FormatInt(seq, 10))
+	os.Remove(tmp)
+	out, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
+	if err != nil {
+		return nil, errorf(IO, tmp, err, "")
+	}
+	defer os.Remove(tmp)
+	sealed, err := timeline.Seal(out, in, before.Size(), timeline.SealOptions{
+		Name: name, Signer: w.opts.Signer, Time: w.opts.Now(),
+		Chain: &timeline.Chain{ID: w.meta.ChainID, Seq: seq, Prev: w.prevHash},
+	})
+	if err != nil {
+		out.Close()
+		return nil, errorf(Seal, src, err, "")
+	}
+	after, err := in.Stat()
+	if err != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		out.Close()
+		return nil, errorf(Seal, src, err, "the file changed while it was sealed")
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return nil, errorf(IO, tmp, err, "")
+	}
+	if err := out.Close(); err != nil {
+		return nil, errorf(IO, tmp, err, "")
+	}
+	hook("sealed.synced")
+	// 3. Link into files/, fsync the directory (and new parents).
+	target := filePath(w.dir, an)
+	if err := mkdirDurable(filepath.Join(w.dir, filesDir), filepath.Dir(target)); err != nil {
+		return nil, errorf(IO, target, err, "creating the directory")
+	}
+	if err := os.Link(tmp, target); err != nil {
+		return nil, errorf(IO, target, err, "linking the sealed file")
+	}
+	hook("file.linked")
+	rollback := func(cause error) error {
+		if rerr := os.Remove(target); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			w.failed = cause
+		} else if rerr := atomicfile.SyncDir(filepath.Dir(target)); rerr != nil {
+			w.failed = cause
+		}
+		return cause
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(target)); err != nil {
+		return nil, rollback(errorf(IO, target, err, ""))
+	}
+	hook("file.synced")
+	// 4. Append the record (commit), then hashes and index.
+	r := &record{Seq: seq, PrevVersion: prev, SealedSize: sealed.SealedSize, ArchiveName: an, Envelope: sealed.EnvelopeBytes}
+	off := w.entriesSize
+	if err := w.appendRecord(r, name); err != nil {
+		if w.n < seq { // not committed
+			return nil, rollback(err)
+		}
+		return nil, err
+	}
+	return newEntry(r, off, int(w.entriesSize-off)), nil
+}
+
+// mkdirDurable creates dir (inside root, which exists) and its missing
+// parents, fsyncing the parent of each directory it creates.
+func mkdirDurable(root, dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	var missing []string
+	for d := dir; d != root && len(d) > len(root); d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := atomicfile.SyncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// afterAppend writes a checkpoint when CheckpointEvery entries have been
+// appended since the last, else arms the interval timer.
+func (w *Writer) afterAppend() {
+	if w.opts.CheckpointEvery > 0 && w.n-w.cpSize >= int64(w.opts.CheckpointEvery) {
+		if _, err := w.checkpointLocked(); err != nil {
+			w.log.Error("writing a checkpoint", "err", err)
+		}
+		return
+	}
+	if w.opts.CheckpointInterval > 0 && w.timer == nil {
+		w.timer = time.AfterFunc(w.opts.CheckpointInterval, w.timedCheckpoint)
+	}
+}
+
+func (w *Writer) timedCheckpoint() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = nil
+	if w.closed || w.failed != nil || w.n == w.cpSize {
+		return
+	}
+	if _, err := w.checkpointLocked(); err != nil {
+		w.log.Error("writing a checkpoint", "err", err)
+	}
+}
+
+// Checkpoint makes the log's hashes and index durable and writes a signed
+// checkpoint of the current tree.
+func (w *Writer) Checkpoint() (*Checkpoint, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, errorf(Closed, w.dir, nil, "")
+	}
+	if w.failed != nil {
+		return nil, errorf(Closed, w.dir, w.failed, "an earlier failure left the log in an unknown state; reopen the archive to recover")
+	}
+	return w.checkpointLocked()
+}
+
+func (w *Writer) checkpointLocked() (*Checkpoint, error) {
+	if err := w.syncDerived(); err != nil {
+		return nil, err
+	}
+	root, err := tlog.TreeHash(w.n, w.l)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := signCheckpoint(w.meta.Origin, w.n, root, w.signer)
+	if err != nil {
+		return nil, errorf(IO, "", err, "signing the checkpoint")
+	}
+	hook("checkpoint.write")
+	if err := atomicfile.WriteFile(filepath.Join(w.dir, checkpointFile), msg, 0o644, true); err != nil {
+		return nil, errorf(IO, filepath.Join(w.dir, checkpointFile), err, "")
+	}
+	hook("checkpoint.written")
+	w.cpSize = w.n
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	return &Checkpoint{Origin: w.meta.Origin, Size: w.n, Root: root, Note: msg, KeyHash: w.signer.hash}, nil
+}
+
+// Close writes a final checkpoint, closes the files and releases the lock.
+// The Writer cannot be used afterwards.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil
+	}
+	var err error
+	if w.failed == nil {
+		_, err = w.checkpointLocked()
+	}
+	w.closed = true
+	w.release()
+	return err
+}
+
+func (w *Writer) release() {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	if w.l != nil {
+		w.l.close()
+	}
+	if w.pend != nil {
+		w.pend.Close()
+	}
+	if w.unlock != nil {
+		w.unlock()
+		w.unlock = nil
+	}
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/timeline"
+)
+
+type ingestOptions struct {
+	signer  signerFlags
+	archive string
+	chainID string
+	origin  string
+	name    string
+}
+
+func newIngestCommand(root *rootOptions) *cobra.Command {
+	var opts ingestOptions
+	cmd := &cobra.Command{
+		Use:   "ingest --archive DIR FILE|DIR...",
+		Short: "Seal files and append them to an evidence archive",
+		Long: `Seal timeline files and append them to an evidence archive, without the daemon
+(the watcher uses the same path). Each file is sealed with its place in the
+archive's chain of evidence (chain id, seq, hash of the previous seal), written
+durably under DIR/files/ and appended to the archive's Merkle log; a signed
+checkpoint of the log is written at the end.
+
+A FILE is archived under its base name, the files of a DIR under their paths
+relative to it. A name already in the archive gets a new version
+(events/e1.json, then events/e1.v2.json, ...): nothing is ever overwritten.
+The archive is created when DIR does not exist or is empty (--chain-id and
+--origin then name it). One writer at a time: a second one gets an error.
+Layout, log and recovery rules: docs/archive.md.`,
+		Example: `  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key rec.wav event.json
+  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key recorder/
+  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key --name unit7/rec.wav rec.wav`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runIngest(cmd.Context(), root, &opts, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.archive, "archive", "", "archive directory (created when missing or empty)")
+	f.StringVar(&opts.signer.cert, "cert", "", certFlagHelp)
+	f.StringVar(&opts.signer.key, "key", "", keyFlagHelp)
+	f.StringVar(&opts.chainID, "chain-id", "", "chain id of a new archive (default: a random UUID)")
+	f.StringVar(&opts.origin, "origin", "", "checkpoint origin of a new archive (default: tlseal.local/<chain id>)")
+	f.StringVar(&opts.name, "name", "", "source name recorded for the one FILE (default: its base name)")
+	return cmd
+}
+
+func runIngest(ctx context.Context, root *rootOptions, opts *ingestOptions, args []string) error {
+	if opts.archive == "" {
+		return usagef("--archive DIR is required")
+	}
+	sources, err := archive.Sources(args)
+	if err != nil {
+		return err
+	}
+	if opts.name != "" {
+		if len(sources) != 1 {
+			return usagef("--name takes exactly one FILE (got %d files)", len(sources))
+		}
+		sources[0].Name = opts.name
+	}
+	signer, err := root.loadSigner(opts.signer)
+	if err != nil {
+		return err
+	}
+	w, created, err := openOrCreateArchive(opts.archive, archive.Options{
+		ChainID: opts.chainID, Origin: opts.origin, Signer: signer, Logger: cliLogger(root.stderr),
+	})
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(root.stdout, "created archive %s (chain %s, origin %s)\n", opts.archive, w.ChainID(), w.Origin())
+	}
+	failed := 0
+	for _, s := range sources {
+		if err := ctx.Err(); err != nil {
+			w.Close()
+			return err
+		}
+		e, err := w.Ingest(s.Path, s.Name)
+		if err != nil {
+			failed++
+			fmt.Fprintf(root.stderr, "tlseal: ingest %s: %v\n", s.Path, err)
+			if archive.ReasonOf(err) == archive.Closed {
+				break
+			}
+			continue
+		}
+		fmt.Fprintf(root.stdout, "ingested %s -> files/%s (seq %d, %s, sha256 %s)\n",
+			s.Path, e.ArchiveName, e.Seq, e.Envelope.Kind, e.Envelope.SHA256)
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := printCheckpointSummary(root.stdout, opts.archive); err != nil {
+		return err
+	}
+	if failed > 0 {
+		return &verdictError{code: exitError}
+	}
+	return nil
+}
+
+// openOrCreateArchive opens the archive in dir for writing, creating it
+// when dir does not exist or is empty.
+func openOrCreateArchive(dir string, o archive.Options) (w *archive.Writer, created bool, err error) {
+	if archive.IsArchive(dir) {
+		w, err = archive.OpenWriter(dir, o)
+		return w, false, err
+	}
+	if des, err := os.ReadDir(dir); err == nil && len(des) > 0 {
+		return nil, false, fmt.Errorf("%s is neither an archive nor empty", dir)
+	}
+	w, err = archive.Create(dir, o)
+	return w, err == nil, err
+}
+
+// printCheckpointSummary prints the archive's latest checkpoint.
+func printCheckpointSummary(out io.Writer, dir string) error {
+	r, err := archive.OpenReader(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cp, _, err := r.Checkpoint()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "checkpoint: %d entries, root %s (%s)\n", cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]), filepath.Join(dir, "checkpoint"))
+	return nil
+}
+
+// cliLogger shows the archive's recovery messages on standard error.
+func cliLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelInfo,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
+
+// demoArchive is the archive part of tlseal demo: it ingests the named
+// files of srcDir into a new archive at dir, then prints the signed
+// checkpoint and the inclusion proof (C2SP tlog-proof) of the first name.
+func demoArchive(out io.Writer, dir string, signer *timeline.Signer, srcDir string, names []string) error {
+	w, err := archive.Create(dir, archive.Options{Signer: signer, Logger: cliLogger(io.Discard)})
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := w.Ingest(filepath.Join(srcDir, filepath.FromSlash(name)), name); err != nil {
+			w.Close()
+			return fmt.Errorf("archiving %s: %w", name, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	r, err := archive.OpenReader(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	cp, _, err := r.Checkpoint()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "archive %s: %d entries; signed checkpoint:\n%s\n", dir, cp.Size, indent(string(cp.Note)))
+	if len(names) == 0 {
+		return nil
+	}
+	e, err := r.Lookup(names[0])
+	if err != nil {
+		return err
+	}
+	p, err := r.Prove(e)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "inclusion proof of %s (C2SP tlog-proof; the extra line, the seal's envelope, shortened here;\nthe whole proof: tlseal proof %s %s):\n%s", names[0], dir, names[0], indent(shortenExtra(string(p.Marshal()))))
+	return nil
+}
+
+// shortenExtra elides the middle of a tlog-proof's long extra line, for
+// display only.
+func shortenExtra(proof string) string {
+	lines := strings.SplitAfter(proof, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "extra ") && len(l) > 80 {
+			lines[i] = fmt.Sprintf("%s...(%d characters)\n", l[:60], len(l)-len("extra ")-1)
+		}
+	}
+	return strings.Join(lines, "")
+}
+
+func indent(s string) string {
+	out := make([]byte, 0, len(s)+64)
+	atStart := true
+	for i := 0; i < len(s); i++ {
+		if atStart && s[i] != '\n' {
+			out = append(out, "     "...)
+		}
+		out = append(out, s[i])
+		atStart = s[i] == '\n'
+	}
+	return string(out)
+}
