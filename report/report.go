@@ -44,16 +44,17 @@ type Summary struct {
 
 // Report is one run's result.
 type Report struct {
-	Tool       Tool                 `json:"tool"`
-	Command    string               `json:"command"`
-	Host       string               `json:"host"`
-	StartedAt  string               `json:"startedAt"`
-	FinishedAt string               `json:"finishedAt"`
-	Case       *Case                `json:"case,omitempty"`
-	Trust      Trust                `json:"trust"`
-	Summary    Summary              `json:"summary"`
-	Verdict    verify.Verdict       `json:"verdict"`
-	Items      []*verify.ItemResult `json:"items"`
+	Tool       Tool                  `json:"tool"`
+	Command    string                `json:"command"`
+	Host       string                `json:"host"`
+	StartedAt  string                `json:"startedAt"`
+	FinishedAt string                `json:"finishedAt"`
+	Case       *Case                 `json:"case,omitempty"`
+	Trust      Trust                 `json:"trust"`
+	Summary    Summary               `json:"summary"`
+	Verdict    verify.Verdict        `json:"verdict"`
+	Items      []*verify.ItemResult  `json:"items"`
+	Archive    *verify.ArchiveResult `json:"archive,omitempty"`
 }
 
 // Trust lists the trust anchors used.
@@ -95,16 +96,29 @@ func (r *Report) Add(it *verify.ItemResult) {
 	}
 }
 
+// AddArchive records an archive audit: its items and its own findings.
+func (r *Report) AddArchive(a *verify.ArchiveResult) {
+	r.Archive = a
+	for _, it := range a.Items {
+		r.Add(it)
+	}
+	r.Summary.Missing += a.Missing
+	r.Summary.Unlisted += a.Unlisted
+}
+
 // Finish sets the end time and the overall verdict. An empty report is
 // indeterminate: nothing was shown to be intact.
 func (r *Report) Finish(finished time.Time) {
 	r.FinishedAt = finished.UTC().Format(timeLayout)
-	vs := make([]verify.Verdict, 0, len(r.Items))
+	vs := make([]verify.Verdict, 0, len(r.Items)+1)
 	for _, it := range r.Items {
 		vs = append(vs, it.Verdict)
 	}
+	if r.Archive != nil {
+		vs = append(vs, r.Archive.Verdict)
+	}
 	r.Verdict = verify.Combine(vs...)
-	if len(r.Items) == 0 {
+	if len(r.Items) == 0 && r.Archive == nil {
 		r.Verdict = verify.Indeterminate
 	}
 }
@@ -161,9 +175,25 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
 		}
 	}
+	if a := r.Archive; a != nil {
+		fmt.Fprintf(&b, "archive: chain %s, %d entries", a.ChainID, a.Entries)
+		if cp := a.Checkpoint; cp != nil {
+			fmt.Fprintf(&b, ", checkpoint size %d root %s", cp.Size, cp.Root)
+		}
+		if w := a.Witness; w != nil {
+			fmt.Fprintf(&b, ", witness size %d", w.Size)
+		}
+		fmt.Fprintf(&b, ": %s\n", strings.ToUpper(string(a.Verdict)))
+		for _, f := range a.Findings {
+			fmt.Fprintf(&b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
+		}
+	}
 	s := r.Summary
-	fmt.Fprintf(&b, "%d item(s): %d passed, %d failed, %d indeterminate; verdict: %s\n",
-		s.Items, s.Passed, s.Failed, s.Indeterminate, r.Verdict)
+	fmt.Fprintf(&b, "%d item(s): %d passed, %d failed, %d indeterminate", s.Items, s.Passed, s.Failed, s.Indeterminate)
+	if r.Archive != nil {
+		fmt.Fprintf(&b, ", %d missing, %d unlisted", s.Missing, s.Unlisted)
+	}
+	fmt.Fprintf(&b, "; verdict: %s\n", r.Verdict)
 	if len(r.Trust.Anchors) == 0 {
 		b.WriteString("note: no trust anchor was given (--ca), so no item can pass.\n")
 	}

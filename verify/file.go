@@ -86,6 +86,12 @@ func Reader(r io.ReaderAt, size int64, path string, trust *Trust) (*ItemResult, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	return JudgeOpened(o, path, trust), nil
+}
+
+// JudgeOpened judges one opened file: its structural problems become findings,
+// then the signature and the signer are checked against the trust policy.
+func JudgeOpened(o *timeline.Opened, path string, trust *Trust) *ItemResult {
 	res := &ItemResult{Path: path, Kind: o.Kind, Opened: o, Wave: o.Wave, Findings: []Finding{}}
 	for _, p := range o.Problems {
 		res.Findings = append(res.Findings, NewFinding(p.Code, "%s", p.Detail))
@@ -96,7 +102,7 @@ func Reader(r io.ReaderAt, size int64, path string, trust *Trust) (*ItemResult, 
 		res.Findings = append(res.Findings, checkSignature(res, e, trust)...)
 	}
 	res.Verdict = Judge(res.Findings)
-	return res, nil
+	return res
 }
 
 // checkSignature verifies the envelope's signature and judges its signer.

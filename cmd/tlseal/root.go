@@ -49,6 +49,7 @@ a playable WAV), and verifies seals offline years later.
 		newExtractCommand(opts),
 		newInspectCommand(opts),
 		newDemoCommand(opts),
+		newAuditCommand(opts),
 		newIngestCommand(opts),
 		newProofCommand(opts),
 		newCertstoreCommand(opts),

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/internal/atomicfile"
+	"github.com/tlseal/tlseal/report"
+	"github.com/tlseal/tlseal/verify"
+)
+
+type auditOptions struct {
+	ca            []string
+	witness       string
+	updateWitness bool
+	jobs          int
+	filesFrom     string
+	shard         string
+	quiet         bool
+	report        reportFlags
+}
+
+func newAuditCommand(root *rootOptions) *cobra.Command {
+	var opts auditOptions
+	cmd := &cobra.Command{
+		Use:   "audit ARCHIVE",
+		Short: "Audit a whole evidence archive (batch job) and write reports",
+		Long: `Audit an evidence archive: the checkpoint's signature and signer; the Merkle log
+recomputed and equal to the checkpoint; with --witness, consistency with a
+checkpoint saved by an earlier audit (a truncated or rewritten log is caught);
+the chain links between seals; every entry against its sealed file (present,
+envelope equal to the log's leaf, content digest, signature, signer chain at
+signedAt, cached per certificate); files no entry lists.
+
+Files are checked by --jobs workers (default: one per CPU), streaming, with a
+progress line on a terminal's standard error (not with --quiet or when it is
+not a terminal). Large archives can be split: --shard i/n audits a
+deterministic part, and 'tlseal audit merge' combines the shard reports into
+the report a single run would have written.
+
+` + exitStatusHelp,
+		Example: `  tlseal audit --ca ca.pem evidence/
+  tlseal audit --ca ca.pem --witness last.checkpoint --update-witness \
+      --case 2026-117 --format json --format html --report-dir audit-$(date +%F)/ evidence/
+  tlseal audit --ca ca.pem --shard 0/4 --format json=shard0.json evidence/`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAudit(cmd.Context(), root, &opts, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&opts.ca, "ca", nil, caFlagHelp)
+	f.StringVar(&opts.witness, "witness", "", "checkpoint saved by an earlier audit: today's log must extend it")
+	f.BoolVar(&opts.updateWitness, "update-witness", false, "after a clean audit, store today's checkpoint in the --witness file")
+	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
+	f.StringVar(&opts.filesFrom, "files-from", "", "audit only the files named in FILE (one archive or source name per line; - for standard input)")
+	f.StringVar(&opts.shard, "shard", "", "audit shard I of N (I/N, 0-based): entries whose index mod N is I")
+	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress line")
+	opts.report.register(f)
+	cmd.AddCommand(newAuditMergeCommand(root))
+	return cmd
+}
+
+func parseShard(s string) (verify.Shard, error) {
+	if s == "" {
+		return verify.Shard{I: 0, N: 1}, nil
+	}
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return verify.Shard{}, usagef("--shard wants I/N with 0 <= I < N, e.g. 0/4 (got %q)", s)
+	}
+	return verify.Shard{I: i, N: n}, nil
+}
+
+func readNames(root *rootOptions, path string) (map[string]bool, error) {
+	var r io.Reader = root.stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	names := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line != "" && !strings.HasPrefix(line, "#") {
+			names[strings.TrimPrefix(line, "files/")] = true
+		}
+	}
+	return names, sc.Err()
+}
+
+func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir string) error {
+	targets, err := opts.report.targets()
+	if err != nil {
+		return err
+	}
+	shard, err := parseShard(opts.shard)
+	if err != nil {
+		return err
+	}
+	if opts.updateWitness && opts.witness == "" {
+		return usagef("--update-witness needs --witness FILE")
+	}
+	if !archive.IsArchive(dir) {
+		return fmt.Errorf("%s is not an evidence archive (no archive.json); to check loose files use tlseal verify", dir)
+	}
+	trust, err := root.loadTrust(opts.ca)
+	if err != nil {
+		return err
+	}
+	aopts := verify.ArchiveOptions{Jobs: opts.jobs, Shard: shard}
+	if opts.filesFrom != "" {
+		if aopts.Names, err = readNames(root, opts.filesFrom); err != nil {
+			return err
+		}
+	}
+	if opts.witness != "" {
+		w, err := os.ReadFile(opts.witness)
+		switch {
+		case err == nil:
+			aopts.Witness = w
+		case errors.Is(err, fs.ErrNotExist) && opts.updateWitness:
+			fmt.Fprintf(root.stderr, "no witness yet at %s: this audit will create it if it passes\n", opts.witness)
+		default:
+			return fmt.Errorf("--witness: %w", err)
+		}
+	}
+	started := time.Now()
+	stop := startProgress(root, opts.quiet, dir, &aopts)
+	res, err := verify.Archive(ctx, dir, trust, aopts)
+	stop()
+	if err != nil {
+		return err
+	}
+	rep := report.New(append([]string{"tlseal", "audit"}, auditArgs(opts, dir)...), trust, started)
+	rep.Case = opts.report.caseOrNil()
+	rep.AddArchive(res)
+	rep.Finish(time.Now())
+	if err := opts.report.emit(root, targets, rep); err != nil {
+		return err
+	}
+	if opts.updateWitness {
+		if rep.Verdict != verify.Passed || res.CheckpointNote == nil {
+			fmt.Fprintf(root.stderr, "witness %s not updated: the audit did not pass\n", opts.witness)
+		} else if err := atomicfile.WriteFile(opts.witness, res.CheckpointNote, 0o644, true); err != nil {
+			return fmt.Errorf("updating the witness: %w", err)
+		} else {
+			fmt.Fprintf(root.stderr, "witness %s updated: checkpoint size %d\n", opts.witness, res.Checkpoint.Size)
+		}
+	}
+	return &verdictError{code: verdictExit(rep.Verdict)}
+}
+
+// auditArgs is the command line as a report records it (the flags that
+// shape the result, not the output ones).
+func auditArgs(opts *auditOptions, dir string) []string {
+	var a []string
+	for _, ca := range opts.ca {
+		a = append(a, "--ca", ca)
+	}
+	if opts.witness != "" {
+		a = append(a, "--witness", opts.witness)
+	}
+	if opts.filesFrom != "" {
+		a = append(a, "--files-from", opts.filesFrom)
+	}
+	if opts.shard != "" {
+		a = append(a, "--shard", opts.shard)
+	}
+	return append(a, dir)
+}
+
+// startProgress shows files, bytes, rate and ETA on a terminal's standard
+// error, once a second; the returned function ends it.
+func startProgress(root *rootOptions, quiet bool, dir string, aopts *verify.ArchiveOptions) func() {
+	f, ok := root.stderr.(*os.File)
+	if quiet || !ok || !term.IsTerminal(int(f.Fd())) {
+		return func() {}
+	}
+	var total int64
+	if r, err := archive.OpenReader(dir); err == nil {
+		total = r.Size()
+		r.Close()
+	}
+	if aopts.Shard.N > 1 {
+		total /= int64(aopts.Shard.N)
+	}
+	var files, bytes atomic.Int64
+	prev := aopts.OnItem
+	aopts.OnItem = func(it *verify.ItemResult) {
+		files.Add(1)
+		bytes.Add(it.Size)
+		if prev != nil {
+			prev(it)
+		}
+	}
+	start := time.Now()
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(f, "\r\033[K")
+				return
+			case <-t.C:
+				n, b := files.Load(), bytes.Load()
+				el := time.Since(start).Seconds()
+				eta := "?"
+				if n > 0 && total > n {
+					eta = time.Duration(float64(total-n) / float64(n) * el * float64(time.Second)).Round(time.Second).String()
+				}
+				fmt.Fprintf(f, "\r\033[Kaudit %s: %d/%d files, %.1f MB, %.1f MB/s, ETA %s", dir, n, total, float64(b)/1e6, float64(b)/1e6/el, eta)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+type auditMergeOptions struct {
+	report reportFlags
+}
+
+func newAuditMergeCommand(root *rootOptions) *cobra.Command {
+	var opts auditMergeOptions
+	cmd := &cobra.Command{
+		Use:   "merge REPORT.json...",
+		Short: "Combine the JSON reports of audit shards into one report",
+		Long: `Combine the JSON reports written by 'tlseal audit --shard i/n' for every shard
+into the report a single audit would have written (items in log order, counts
+and verdict recomputed). The shards must be of the same archive, checkpoint and
+trust anchors; overlapping shards are refused.
+
+` + exitStatusHelp,
+		Example: `  tlseal audit merge --format json=audit.json --format html=audit.html shard-*.json`,
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runAuditMerge(root, &opts, args)
+		},
+	}
+	opts.report.register(cmd.Flags())
+	return cmd
+}
+
+func runAuditMerge(root *rootOptions, opts *auditMergeOptions, paths []string) error {
+	targets, err := opts.report.targets()
+	if err != nil {
+		return err
+	}
+	var shards []*report.Report
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		r, err := report.Read(f)
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		shards = append(shards, r)
+	}
+	rep, err := report.Merge(append([]string{"tlseal", "audit", "merge"}, paths...), shards, time.Now())
+	if err != nil {
+		return err
+	}
+	if c := opts.report.caseOrNil(); c != nil {
+		rep.Case = c
+	}
+	if err := opts.report.emit(root, targets, rep); err != nil {
+		return err
+	}
+	return &verdictError{code: verdictExit(rep.Verdict)}
+}
