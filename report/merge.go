@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tlseal/tlseal/verify"
@@ -36,7 +37,7 @@ func Merge(args []string, shards []*Report, now time.Time) (*Report, error) {
 	first := shards[0]
 	out := &Report{Tool: Tool{Name: ToolName, Version: Version()}, Host: first.Host, Case: first.Case,
 		Trust: first.Trust, Items: []*verify.ItemResult{}}
-	out.Command = joinArgs(args)
+	out.Command = strings.Join(args, " ")
 	out.StartedAt = first.StartedAt
 	var archive *verify.ArchiveResult
 	seen := map[string]bool{}
@@ -86,10 +87,10 @@ func Merge(args []string, shards []*Report, now time.Time) (*Report, error) {
 }
 
 func seqOf(it *verify.ItemResult) int64 {
-	if it.Chain != nil {
-		return it.Chain.Seq
+	if it.Entry > 0 {
+		return it.Entry
 	}
-	return 1 << 62 // unlisted files and unreadable entries last
+	return 1 << 62 // files no entry lists come last
 }
 
 func sameCheckpoint(a, b *verify.CheckpointInfo) bool {
@@ -97,15 +98,4 @@ func sameCheckpoint(a, b *verify.CheckpointInfo) bool {
 		return a == b
 	}
 	return *a == *b
-}
-
-func joinArgs(args []string) string {
-	s := ""
-	for i, a := range args {
-		if i > 0 {
-			s += " "
-		}
-		s += a
-	}
-	return s
 }

@@ -86,6 +86,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		OnFile: func(e *archive.Entry, path string, o *timeline.Opened) {
 			it := JudgeOpened(o, "files/"+e.ArchiveName, trust)
 			it.Opened, it.Cert, it.Wave = nil, nil, nil // keep items small
+			it.Entry = e.Seq
 			mu.Lock()
 			items[e.Seq] = it
 			mu.Unlock()
@@ -133,7 +134,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 				if opts.Names != nil && !opts.Names[strings.TrimPrefix(p.Name, "files/")] {
 					continue
 				}
-				it = &ItemResult{Path: p.Name, Findings: []Finding{}}
+				it = &ItemResult{Path: p.Name, Entry: p.Seq, Findings: []Finding{}}
 				items[p.Seq] = it
 			}
 			if p.Code == archive.CodeEntryMissingFile {

@@ -53,7 +53,10 @@ type ItemResult struct {
 	Name     string          `json:"name,omitempty"` // the name recorded in the seal
 	Signer   *SignerInfo     `json:"signer,omitempty"`
 	Chain    *timeline.Chain `json:"chain,omitempty"`
-	Findings []Finding       `json:"findings"`
+	// Entry is the item's position in an archive's log (seq, from 1); 0
+	// for loose files and for archive files that no entry lists.
+	Entry    int64     `json:"entry,omitempty"`
+	Findings []Finding `json:"findings"`
 
 	// Not part of reports; kept for inspect and the archive checks.
 	Opened *timeline.Opened  `json:"-"`

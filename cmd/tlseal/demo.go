@@ -5,14 +5,17 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tlseal/tlseal/certstore"
+	"github.com/tlseal/tlseal/internal/atomicfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/timeline"
@@ -54,8 +57,10 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	}
 	fmt.Fprintf(out, "tlseal demo in %s\n\n", dir)
 	paths := map[string]string{}
-	for _, d := range []string{"pki", "recorder", "sealed", "tampered", "reports"} {
+	for _, d := range []string{"pki", "recorder", "archive", "tampered", "reports"} {
 		paths[d] = filepath.Join(dir, d)
+	}
+	for _, d := range []string{"pki", "recorder", "reports"} {
 		if err := os.MkdirAll(paths[d], 0o755); err != nil {
 			return err
 		}
@@ -75,100 +80,91 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	for i := 1; i <= 3; i++ {
 		files[fmt.Sprintf("event-%04d.json", i)] = samples.EventJSON(i, start.Add(time.Duration(i)*time.Minute), "rec-0001.wav")
 	}
-	var names []string
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(paths["recorder"], name), data, 0o644); err != nil {
+	names := slices.Sorted(maps.Keys(files))
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(paths["recorder"], name), files[name], 0o644); err != nil {
 			return err
 		}
-		names = append(names, name)
 	}
-	sortStrings(names)
 	fmt.Fprintf(out, "2. %d sample timeline files (event JSON, a WAV recording): %s\n", len(names), paths["recorder"])
 
-	// 3. Seal each into sealed/.
-	for _, name := range names {
-		if _, err := timeline.SealFile(filepath.Join(paths["recorder"], name), filepath.Join(paths["sealed"], name), false,
-			timeline.SealOptions{Name: name, Signer: signer}); err != nil {
-			return fmt.Errorf("sealing %s: %w", name, err)
-		}
-	}
-	fmt.Fprintf(out, "3. sealed them into %s (seal embedded: still valid JSON, still a playable WAV)\n", paths["sealed"])
-
-	// 3b. Archive them: sealed copies chained in a Merkle log with a signed checkpoint.
-	fmt.Fprintf(out, "3b. ")
-	if err := demoArchive(out, filepath.Join(dir, "archive"), signer, paths["recorder"], names); err != nil {
+	// 3. Seal and archive them: sealed copies chained in a Merkle log with
+	// a signed checkpoint.
+	fmt.Fprintf(out, "3. sealed and archived: ")
+	if err := demoArchive(out, paths["archive"], signer, paths["recorder"], names); err != nil {
 		return err
 	}
 
-	// 4. Verify the sealed files.
-	good, err := demoVerify(ctx, paths["sealed"], trust, filepath.Join(paths["reports"], "sealed.json"))
+	// 4. Audit the archive.
+	good, err := demoAudit(ctx, paths["archive"], trust, filepath.Join(paths["reports"], "archive"))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "4. verified %s: %d passed, %d failed -> verdict %s\n", paths["sealed"], good.Summary.Passed, good.Summary.Failed, good.Verdict)
+	fmt.Fprintf(out, "4. audited %s: %d passed, %d failed -> verdict %s\n", paths["archive"], good.Summary.Passed, good.Summary.Failed, good.Verdict)
 
-	// 5. Tamper with a copy and verify again.
-	for _, name := range names {
-		data, err := os.ReadFile(filepath.Join(paths["sealed"], name))
-		if err != nil {
-			return err
-		}
-		switch {
-		case strings.HasSuffix(name, ".wav"):
-			data[1000] ^= 0x01 // one bit of audio
-		case name == "event-0002.json":
-			data = []byte(strings.Replace(string(data), `"alias": "Unit 9"`, `"alias": "Unit 1"`, 1))
-		}
-		if err := os.WriteFile(filepath.Join(paths["tampered"], name), data, 0o644); err != nil {
-			return err
-		}
+	// 5. Tamper with a copy: one audio bit flipped, one event deleted.
+	if err := os.CopyFS(paths["tampered"], os.DirFS(paths["archive"])); err != nil {
+		return err
 	}
-	bad, err := demoVerify(ctx, paths["tampered"], trust, filepath.Join(paths["reports"], "tampered.json"))
+	wav := filepath.Join(paths["tampered"], "files", "rec-0001.wav")
+	data, err := os.ReadFile(wav)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "5. tampered copy %s (one audio bit flipped, one alias changed): %d passed, %d failed -> verdict %s\n",
+	data[1000] ^= 0x01
+	os.Chmod(wav, 0o644)
+	if err := os.WriteFile(wav, data, 0o644); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(paths["tampered"], "files", "event-0002.json")); err != nil {
+		return err
+	}
+	bad, err := demoAudit(ctx, paths["tampered"], trust, filepath.Join(paths["reports"], "tampered"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "5. tampered copy %s (one audio bit flipped, one event deleted): %d passed, %d failed -> verdict %s\n",
 		paths["tampered"], bad.Summary.Passed, bad.Summary.Failed, bad.Verdict)
 	for _, it := range bad.Items {
 		for _, f := range it.Findings {
-			fmt.Fprintf(out, "     caught: %s %s\n", filepath.Base(it.Path), f.Code)
+			fmt.Fprintf(out, "     caught: %s %s\n", it.Path, f.Code)
 		}
 	}
-	if good.Verdict != verify.Passed || bad.Summary.Failed != 2 {
-		return fmt.Errorf("demo: unexpected outcome (sealed: %s, tampered failures: %d)", good.Verdict, bad.Summary.Failed)
+	if good.Verdict != verify.Passed || bad.Summary.Failed != 2 || bad.Summary.Missing != 1 {
+		return fmt.Errorf("demo: unexpected outcome (archive: %s, tampered failures: %d)", good.Verdict, bad.Summary.Failed)
 	}
-	fmt.Fprintf(out, "\nReports: %s\nTry: tlseal verify --ca %s %s\n     tlseal verify --certstore %s --password-file %s %s\n     tlseal extract %s -o original.wav\n",
-		paths["reports"], caPath, paths["tampered"], storePath, pwPath, paths["sealed"], filepath.Join(paths["sealed"], "rec-0001.wav"))
+	fmt.Fprintf(out, "\nReports (JSON and HTML): %s\nTry: tlseal audit --ca %s %s\n     tlseal audit --certstore %s --password-file %s %s\n     tlseal extract %s -o original.wav\n",
+		paths["reports"], caPath, paths["tampered"], storePath, pwPath, paths["archive"], filepath.Join(paths["archive"], "files", "rec-0001.wav"))
 	return nil
 }
 
-func demoVerify(ctx context.Context, dir string, trust *verify.Trust, reportPath string) (*report.Report, error) {
-	paths, err := verify.ExpandPaths([]string{dir})
+// demoAudit audits an archive and writes prefix.json and prefix.html.
+func demoAudit(ctx context.Context, dir string, trust *verify.Trust, prefix string) (*report.Report, error) {
+	res, err := verify.Archive(ctx, dir, trust, verify.ArchiveOptions{})
 	if err != nil {
 		return nil, err
 	}
-	rep := report.New([]string{"tlseal", "verify", dir}, trust, time.Now())
-	var opErr error
-	err = verify.Files(ctx, paths, trust, 0, func(o verify.Outcome) {
-		if o.Err != nil {
-			opErr = o.Err
-			return
-		}
-		rep.Add(o.Result)
-	})
-	if err == nil {
-		err = opErr
-	}
-	if err != nil {
-		return nil, err
-	}
+	rep := report.New([]string{"tlseal", "audit", dir}, trust, time.Now())
+	rep.AddArchive(res)
 	rep.Finish(time.Now())
-	f, err := os.Create(reportPath)
-	if err != nil {
-		return nil, err
+	for ext, write := range map[string]func(io.Writer, *report.Report) error{".json": report.WriteJSON, ".html": report.WriteHTML} {
+		if err := atomicWrite(prefix+ext, func(w io.Writer) error { return write(w, rep) }); err != nil {
+			return nil, err
+		}
 	}
-	defer f.Close()
-	return rep, report.WriteJSON(f, rep)
+	return rep, nil
+}
+
+func atomicWrite(path string, write func(io.Writer) error) error {
+	f, err := atomicfile.Create(path, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := write(f); err != nil {
+		return err
+	}
+	return f.Commit(true)
 }
 
 // demoDir picks (and checks) the demo's directory: it must be new or empty.
@@ -223,12 +219,4 @@ func demoPKI(dir string) (storePath, pwPath, caPath string, s *timeline.Signer, 
 		return "", "", "", nil, nil, err
 	}
 	return storePath, pwPath, caPath, s, verify.NewTrust(anchors), nil
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }

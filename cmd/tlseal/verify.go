@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/verify"
 )
@@ -29,6 +31,7 @@ was valid when the seal was made and may sign (key usage digitalSignature).
 
 Each file gets a verdict: passed, failed or indeterminate. Without --ca no file
 can pass: an embedded certificate proves nothing on its own (cert.untrusted).
+A directory that is an evidence archive gets the archive audit (as tlseal audit).
 Finding codes are listed in docs/findings.md. Reports: text on standard output
 by default; --format json|html|junit (repeatable) with -o FILE per format or
 --report-dir DIR.
@@ -59,12 +62,32 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	if err != nil {
 		return err
 	}
-	paths, err := verify.ExpandPaths(args)
+	// An archive among the arguments gets the archive audit (tlseal audit
+	// with default options); everything else is verified file by file.
+	var archives, loose []string
+	for _, a := range args {
+		if archive.IsArchive(a) {
+			archives = append(archives, a)
+		} else {
+			loose = append(loose, a)
+		}
+	}
+	if len(archives) > 1 {
+		return usagef("one archive at a time (%s): run tlseal audit on each", strings.Join(archives, ", "))
+	}
+	paths, err := verify.ExpandPaths(loose)
 	if err != nil {
 		return err
 	}
 	rep := report.New(append([]string{"tlseal", "verify"}, args...), trust, time.Now())
 	rep.Case = opts.report.caseOrNil()
+	if len(archives) == 1 {
+		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs})
+		if err != nil {
+			return err
+		}
+		rep.AddArchive(res)
+	}
 	var opErr error
 	err = verify.Files(ctx, paths, trust, opts.jobs, func(o verify.Outcome) {
 		if o.Err != nil {
