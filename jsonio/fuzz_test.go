@@ -47,3 +47,25 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// FuzzUnquote: Unquote agrees with encoding/json on every string literal.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"abc"`, `"a\nb\u00e9\ud83d\udcfb\/"`, `"\ud800x"`, "\"\xff\"", `"\u0000"`, `"\ud83d\ud83d"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		wantErr := json.Unmarshal(raw, &want)
+		isString := len(raw) > 1 && raw[0] == '"' && raw[len(raw)-1] == '"'
+		got, err := jsonio.Unquote(raw)
+		if !isString || wantErr != nil {
+			if err == nil && isString {
+				t.Fatalf("Unquote(%q) = %q, encoding/json: %v", raw, got, wantErr)
+			}
+			return
+		}
+		if err != nil || got != want {
+			t.Fatalf("Unquote(%q) = %q, %v; encoding/json %q", raw, got, err, want)
+		}
+	})
+}

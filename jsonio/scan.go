@@ -112,6 +112,10 @@ const (
 // Scanner tokenizes a JSON object written to it in pieces (it is an
 // io.Writer) and records the top-level structure.
 type Scanner struct {
+	// OnMember, when set, is called for every top-level member once its
+	// value is complete.
+	OnMember func(Member)
+
 	off   int64
 	st    state
 	stack []byte // '{' or '[' per open container
@@ -499,6 +503,9 @@ func (s *Scanner) endValue(end int64) error {
 			s.doc.First = s.cur
 		}
 		s.doc.Last = s.cur
+		if s.OnMember != nil {
+			s.OnMember(s.cur)
+		}
 	}
 	return nil
 }

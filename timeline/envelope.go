@@ -2,12 +2,12 @@ package timeline
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/tlseal/tlseal/jsonio"
 )
 
 // Version is the seal format version this package writes and reads.
@@ -172,40 +172,25 @@ func envErr(format string, args ...any) error {
 // member known, of the right type and present where required, no duplicate
 // members, integers below 2^53, signedAt in the exact v1 time format.
 func ParseEnvelope(data []byte) (*Envelope, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
+	e := &Envelope{}
+	seen := make(map[string]bool, 12)
+	var memberErr error
+	err := scanObject(data, func(key string, raw []byte) {
+		if memberErr != nil {
+			return
+		}
+		if seen[key] {
+			memberErr = envErr("duplicate member %q", key)
+			return
+		}
+		seen[key] = true
+		memberErr = e.setMember(key, raw)
+	})
 	if err != nil {
 		return nil, envErr("%v", err)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, envErr("not a JSON object")
-	}
-	e := &Envelope{}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, envErr("%v", err)
-		}
-		key := tok.(string) // the decoder only yields string keys in objects
-		if seen[key] {
-			return nil, envErr("duplicate member %q", key)
-		}
-		seen[key] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, envErr("member %q: %v", key, err)
-		}
-		if err := e.setMember(key, raw); err != nil {
-			return nil, err
-		}
-	}
-	if _, err := dec.Token(); err != nil { // the closing '}'
-		return nil, envErr("%v", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, envErr("data after the envelope object")
+	if memberErr != nil {
+		return nil, memberErr
 	}
 	for _, k := range []string{"v", "alg", "kind", "name", "size", "sha256", "signedAt", "certPem", "sig"} {
 		if !seen[k] {
@@ -247,7 +232,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	return e, nil
 }
 
-func (e *Envelope) setMember(key string, raw json.RawMessage) error {
+func (e *Envelope) setMember(key string, raw []byte) error {
 	var err error
 	switch key {
 	case "v":
@@ -297,16 +282,36 @@ func (e *Envelope) setMember(key string, raw json.RawMessage) error {
 	return nil
 }
 
-func parseString(raw json.RawMessage) (string, error) {
+// scanObject calls member for each member of the JSON object in data,
+// with the decoded key and the value's raw bytes. It fails on anything but
+// one well-formed JSON object (whitespace around it allowed, no BOM).
+func scanObject(data []byte, member func(key string, raw []byte)) error {
+	if bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
+		return fmt.Errorf("byte order mark before the object")
+	}
+	sc := jsonio.NewScanner()
+	sc.OnMember = func(m jsonio.Member) {
+		if m.KeyTooLong {
+			member(string(data[m.KeyStart:m.KeyEnd]), data[m.ValueStart:m.ValueEnd])
+			return
+		}
+		member(m.Key, data[m.ValueStart:m.ValueEnd])
+	}
+	if _, err := sc.Write(data); err != nil {
+		return err
+	}
+	_, err := sc.Finish()
+	return err
+}
+
+func parseString(raw []byte) (string, error) {
 	if len(raw) == 0 || raw[0] != '"' {
 		return "", fmt.Errorf("not a string")
 	}
-	var s string
-	err := json.Unmarshal(raw, &s)
-	return s, err
+	return jsonio.Unquote(raw)
 }
 
-func parseInt(raw json.RawMessage) (int64, error) {
+func parseInt(raw []byte) (int64, error) {
 	for _, c := range raw {
 		if c < '0' || c > '9' {
 			return 0, fmt.Errorf("not a non-negative integer")
@@ -322,27 +327,22 @@ func parseInt(raw json.RawMessage) (int64, error) {
 	return n, nil
 }
 
-func parseChain(raw json.RawMessage) (*Chain, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+func parseChain(raw []byte) (*Chain, error) {
+	if len(raw) == 0 || raw[0] != '{' {
 		return nil, fmt.Errorf("not an object")
 	}
 	c := &Chain{}
 	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
+	var err error
+	scanErr := scanObject(raw, func(key string, v []byte) {
 		if err != nil {
-			return nil, err
+			return
 		}
-		key := tok.(string)
 		if seen[key] {
-			return nil, fmt.Errorf("duplicate member %q", key)
+			err = fmt.Errorf("duplicate member %q", key)
+			return
 		}
 		seen[key] = true
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
 		switch key {
 		case "id":
 			c.ID, err = parseString(v)
@@ -351,11 +351,17 @@ func parseChain(raw json.RawMessage) (*Chain, error) {
 		case "prev":
 			c.Prev, err = parseString(v)
 		default:
-			return nil, fmt.Errorf("unknown member %q", key)
+			err = fmt.Errorf("unknown member %q", key)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+			err = fmt.Errorf("%s: %w", key, err)
 		}
+	})
+	if scanErr != nil {
+		return nil, scanErr
+	}
+	if err != nil {
+		return nil, err
 	}
 	if !seen["id"] || !seen["seq"] || !seen["prev"] {
 		return nil, fmt.Errorf("id, seq and prev are required")

@@ -69,4 +69,3 @@ func TestSealRefusesFourGiB(t *testing.T) {
 		t.Error("output written")
 	}
 }
-

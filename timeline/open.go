@@ -242,7 +242,9 @@ func (o *Opened) openRIFF() error {
 		}
 	}
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(orig, 0, e.Size), make([]byte, bufSize)); err != nil {
+	buf, release := getBuf(e.Size)
+	defer release()
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(orig, 0, e.Size), buf); err != nil {
 		return newError(ReasonIO, err, "reading")
 	}
 	o.HasOriginal, o.OriginalSize = true, e.Size
@@ -301,7 +303,8 @@ func (o *Opened) openJSON() error {
 	h := sha256.New()
 	var saved []byte // hash state at savedAt
 	savedAt := int64(-1)
-	buf := make([]byte, bufSize)
+	buf, release := getBuf(o.Size)
+	defer release()
 	r := io.NewSectionReader(o.src, 0, o.Size)
 	var scanErr error
 	for scanErr == nil {

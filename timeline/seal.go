@@ -11,10 +11,6 @@ import (
 	"github.com/tlseal/tlseal/riffio"
 )
 
-// bufSize is the read size of every streaming pass: large enough that
-// system calls and hashing setup vanish next to the bytes.
-const bufSize = 1 << 20
-
 // SealOptions says how to seal one file.
 type SealOptions struct {
 	// Name is recorded in the envelope: the path relative to a watched
@@ -109,7 +105,7 @@ func sealRIFF(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, s 
 	if _, err := dst.Write(riffio.SealedHeader(8)); err != nil {
 		return 0, newError(ReasonIO, err, "writing")
 	}
-	if n, err := copyHashing(dst, h, io.NewSectionReader(src, 8, size-8)); err != nil {
+	if n, err := copyHashing(dst, h, io.NewSectionReader(src, 8, size-8), size-8); err != nil {
 		return 0, err
 	} else if n != size-8 {
 		return 0, errShrank(size, n+8)
@@ -140,29 +136,6 @@ func sealRIFF(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, s 
 	return total, nil
 }
 
-// copyHashing copies src to dst and into h, reading once, and returns the
-// number of bytes copied.
-func copyHashing(dst io.Writer, h io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, bufSize)
-	var total int64
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			total += int64(n)
-			h.Write(buf[:n])
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return total, newError(ReasonIO, werr, "writing")
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, newError(ReasonIO, err, "reading")
-		}
-	}
-}
-
 // errShrank reports a file that ended before the size it had when sealing
 // began: it is being rewritten, and a seal now would be of no fixed content.
 func errShrank(want, got int64) error {
@@ -176,7 +149,8 @@ const maxJSONTail = 16 << 20
 func sealJSON(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, s *Signer) (int64, error) {
 	sc := jsonio.NewScanner()
 	h := sha256.New()
-	buf := make([]byte, bufSize)
+	buf, release := getBuf(size)
+	defer release()
 	var tail []byte // the original's bytes from its closing '}' on
 	r := io.NewSectionReader(src, 0, size)
 	for {

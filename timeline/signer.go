@@ -171,22 +171,28 @@ func VerifySignature(e *Envelope) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, &SignatureError{SigCertMalformed, "certPem: " + err.Error()}
 	}
+	return cert, VerifySignatureWith(e, cert)
+}
+
+// VerifySignatureWith is VerifySignature with certPem already parsed (a
+// verifier of many seals by one signer parses it once).
+func VerifySignatureWith(e *Envelope, cert *x509.Certificate) error {
 	want, err := AlgFor(cert.PublicKey)
 	if err != nil {
-		return cert, &SignatureError{SigAlgMismatch, err.Error()}
+		return &SignatureError{SigAlgMismatch, err.Error()}
 	}
 	if want != e.Alg {
-		return cert, &SignatureError{SigAlgMismatch, fmt.Sprintf("alg is %s, the certificate's key needs %s", e.Alg, want)}
+		return &SignatureError{SigAlgMismatch, fmt.Sprintf("alg is %s, the certificate's key needs %s", e.Alg, want)}
 	}
 	sig, err := base64.StdEncoding.Strict().DecodeString(e.Sig)
 	if err != nil {
-		return cert, &SignatureError{SigEncoding, "sig is not standard base64: " + err.Error()}
+		return &SignatureError{SigEncoding, "sig is not standard base64: " + err.Error()}
 	}
 	h, _ := e.Alg.Hash()
 	hh := h.New()
 	hh.Write(e.SigningInput())
 	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), hh.Sum(nil), sig) {
-		return cert, &SignatureError{SigInvalid, "the signature does not verify with the certificate's key"}
+		return &SignatureError{SigInvalid, "the signature does not verify with the certificate's key"}
 	}
-	return cert, nil
+	return nil
 }

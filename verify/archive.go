@@ -80,9 +80,10 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		return opts.Names == nil || opts.Names[e.ArchiveName] || opts.Names[e.Name]
 	}
 	copts := archive.CheckOptions{
-		Witness: opts.Witness,
-		Jobs:    opts.Jobs,
-		Select:  selected,
+		Witness:                  opts.Witness,
+		Jobs:                     opts.Jobs,
+		Select:                   selected,
+		SignaturesJudgedByOnFile: true,
 		OnFile: func(e *archive.Entry, path string, o *timeline.Opened) {
 			it := JudgeOpened(o, "files/"+e.ArchiveName, trust)
 			it.Opened, it.Cert, it.Wave = nil, nil, nil // keep items small

@@ -110,14 +110,20 @@ func JudgeOpened(o *timeline.Opened, path string, trust *Trust) *ItemResult {
 
 // checkSignature verifies the envelope's signature and judges its signer.
 func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Finding {
-	cert, err := timeline.VerifySignature(e)
-	if cert != nil {
-		res.Cert = cert
-		res.Signer = DescribeCert(cert)
+	if trust == nil {
+		trust = NewTrust(nil)
 	}
+	pc := trust.parsed(e.CertPEM, e.ChainPEM)
+	if pc.certErr != nil {
+		return []Finding{NewFinding("cert.malformed", "certPem: %v", pc.certErr)}
+	}
+	res.Cert, res.Signer = pc.cert, pc.info
 	var fs []Finding
-	var se *timeline.SignatureError
-	if errors.As(err, &se) {
+	if err := timeline.VerifySignatureWith(e, pc.cert); err != nil {
+		var se *timeline.SignatureError
+		if !errors.As(err, &se) {
+			return append(fs, NewFinding("signature.invalid", "%v", err))
+		}
 		code := map[timeline.SignatureReason]string{
 			timeline.SigInvalid:       "signature.invalid",
 			timeline.SigEncoding:      "signature.encoding",
@@ -128,15 +134,9 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Findi
 		if se.Reason != timeline.SigInvalid && se.Reason != timeline.SigEncoding {
 			return fs
 		}
-	} else if err != nil {
-		return append(fs, NewFinding("signature.invalid", "%v", err))
 	}
-	chain, err := timeline.ParseChainPEM(e.ChainPEM)
-	if err != nil {
-		return append(fs, NewFinding("cert.malformed", "chainPem: %v", err))
+	if pc.chainErr != nil {
+		return append(fs, NewFinding("cert.malformed", "chainPem: %v", pc.chainErr))
 	}
-	if trust == nil {
-		trust = NewTrust(nil)
-	}
-	return append(fs, trust.checkCert(cert, chain, e.SignedAt)...)
+	return append(fs, trust.checkCert(pc.cert, pc.chain, e.SignedAt)...)
 }

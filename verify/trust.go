@@ -7,6 +7,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/tlseal/tlseal/timeline"
 )
 
 // Trust is the trust policy: the anchors a signer must chain to. Chain
@@ -19,6 +21,33 @@ type Trust struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]chainResult
+	certs sync.Map // certPem + chainPem → *parsedCerts
+}
+
+// parsedCerts is the parse of a seal's certPem and chainPem, shared by
+// every seal that carries the same ones.
+type parsedCerts struct {
+	cert     *x509.Certificate
+	info     *SignerInfo
+	certErr  error
+	chain    []*x509.Certificate
+	chainErr error
+}
+
+// parsed parses (once per distinct pair) a seal's certificates.
+func (t *Trust) parsed(certPEM, chainPEM string) *parsedCerts {
+	key := certPEM + "\x00" + chainPEM
+	if v, ok := t.certs.Load(key); ok {
+		return v.(*parsedCerts)
+	}
+	pc := &parsedCerts{}
+	pc.cert, pc.certErr = timeline.ParseCertPEM(certPEM)
+	if pc.certErr == nil {
+		pc.info = DescribeCert(pc.cert)
+	}
+	pc.chain, pc.chainErr = timeline.ParseChainPEM(chainPEM)
+	v, _ := t.certs.LoadOrStore(key, pc)
+	return v.(*parsedCerts)
 }
 
 type chainResult struct {
