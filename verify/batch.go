@@ -74,9 +74,9 @@ func Files(ctx context.Context, paths []string, trust *Trust, jobs int, emit fun
 			}
 		}()
 	}
-	// Feed at most jobs*2 items ahead of the one being emitted, so memory
+	// Feed at most jobs*32 items ahead of the one being emitted, so memory
 	// stays bounded by the workers.
-	ahead := make(chan struct{}, jobs*2)
+	ahead := make(chan struct{}, jobs*32)
 	go func() {
 		defer close(work)
 		for i := range paths {
