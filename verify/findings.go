@@ -105,6 +105,9 @@ var Codes = map[string]CodeInfo{
 	"chain.duplicate":             {SevError, EffectFail, "a chain sequence number occurs twice"},
 	"chain.prevMismatch":          {SevError, EffectFail, "a seal's prev is not the hash of the previous envelope"},
 	"chain.idMismatch":            {SevError, EffectFail, "a seal's chain id is not the archive's"},
+
+	// The watcher (recorded in ARCHIVE/watch/findings.jsonl).
+	"watch.incomplete": {SevWarning, EffectNone, "a file never completed and was sealed as it was after the maximum wait"},
 }
 
 // Finding is one fact about an item.

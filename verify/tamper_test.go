@@ -251,7 +251,9 @@ func TestTamperMatrix(t *testing.T) {
 	// Every finding code must be made to fire by some case: a check that
 	// nothing triggers is a check nobody knows works.
 	for _, code := range verify.SortedCodes() {
-		if !seen[code] && !strings.HasPrefix(code, "log.") && !strings.HasPrefix(code, "chain.") {
+		// log.* and chain.* fire in TestArchiveTamperMatrix and archive/tamper_test.go,
+		// watch.* in the watch package's tests.
+		if !seen[code] && !strings.HasPrefix(code, "log.") && !strings.HasPrefix(code, "chain.") && !strings.HasPrefix(code, "watch.") {
 			t.Errorf("no tamper case triggers %s", code)
 		}
 	}

@@ -74,24 +74,24 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	fmt.Fprintf(out, "1. certificate store %s with a development PKI (DEVELOPMENT ONLY, not for evidence);\n   signer %s (tag %s), CA %s (tag %s)\n",
 		storePath, certstore.Ref(certstore.DevSignerID), certstore.TagEngineDefault, certstore.Ref(certstore.DevCAID), certstore.TagCADefault)
 
-	// 2. Sample timeline files, as a recorder writes them.
+	// 2. and 3. A recorder writes timeline files while the watcher seals and
+	// archives each one as soon as it is complete: sealed copies chained in a
+	// Merkle log with a signed checkpoint.
 	start := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 	files := map[string][]byte{"rec-0001.wav": samples.WAV(8000, 2, 440)}
 	for i := 1; i <= 3; i++ {
 		files[fmt.Sprintf("event-%04d.json", i)] = samples.EventJSON(i, start.Add(time.Duration(i)*time.Minute), "rec-0001.wav")
 	}
 	names := slices.Sorted(maps.Keys(files))
-	for _, name := range names {
-		if err := os.WriteFile(filepath.Join(paths["recorder"], name), files[name], 0o644); err != nil {
-			return err
-		}
+	stats, err := watchDemo(ctx, paths["recorder"], paths["archive"], signer, cliLogger(io.Discard), func(ctx context.Context) (int, error) {
+		return len(names), demoRecorder(ctx, paths["recorder"], names, files)
+	})
+	if err != nil {
+		return fmt.Errorf("watcher: %w", err)
 	}
-	fmt.Fprintf(out, "2. %d sample timeline files (event JSON, a WAV recording): %s\n", len(names), paths["recorder"])
-
-	// 3. Seal and archive them: sealed copies chained in a Merkle log with
-	// a signed checkpoint.
-	fmt.Fprintf(out, "3. sealed and archived: ")
-	if err := demoArchive(out, paths["archive"], signer, paths["recorder"], names); err != nil {
+	fmt.Fprintf(out, "2. a recorder wrote %d timeline files into %s (the WAV slowly, in pieces; events via rename)\n", len(names), paths["recorder"])
+	fmt.Fprintf(out, "3. the watcher sealed and archived each once it was complete (%d sealed): ", stats.Sealed)
+	if err := printArchiveSummary(out, paths["archive"], names[0]); err != nil {
 		return err
 	}
 
@@ -135,6 +135,45 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	}
 	fmt.Fprintf(out, "\nReports (JSON and HTML): %s\nTry: tlseal audit --ca %s %s\n     tlseal audit --certstore %s --password-file %s %s\n     tlseal extract %s -o original.wav\n",
 		paths["reports"], caPath, paths["tampered"], storePath, pwPath, paths["archive"], filepath.Join(paths["archive"], "files", "rec-0001.wav"))
+	return nil
+}
+
+// demoRecorder writes the sample files as a recorder does: the WAV in small
+// pieces over about a second (the watcher must wait for it to complete), the
+// events written to a temporary name and renamed into place.
+func demoRecorder(ctx context.Context, dir string, names []string, files map[string][]byte) error {
+	for _, name := range names {
+		data, path := files[name], filepath.Join(dir, name)
+		if filepath.Ext(name) == ".wav" {
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			for off := 0; off < len(data); off += 4096 {
+				if _, err := f.Write(data[off:min(off+4096, len(data))]); err != nil {
+					f.Close()
+					return err
+				}
+				select {
+				case <-ctx.Done():
+					f.Close()
+					return ctx.Err()
+				case <-time.After(time.Second / time.Duration(len(data)/4096+1)):
+				}
+			}
+			if err := f.Close(); err != nil {
+				return err
+			}
+			continue
+		}
+		tmp := filepath.Join(dir, "."+name+".tmp")
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

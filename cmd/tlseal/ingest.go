@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlseal/tlseal/archive"
-	"github.com/tlseal/tlseal/timeline"
 )
 
 type ingestOptions struct {
@@ -158,23 +157,9 @@ func cliLogger(w io.Writer) *slog.Logger {
 	}))
 }
 
-// demoArchive is the archive part of tlseal demo: it ingests the named
-// files of srcDir into a new archive at dir, then prints the signed
-// checkpoint and the inclusion proof (C2SP tlog-proof) of the first name.
-func demoArchive(out io.Writer, dir string, signer *timeline.Signer, srcDir string, names []string) error {
-	w, err := archive.Create(dir, archive.Options{Signer: signer, Logger: cliLogger(io.Discard)})
-	if err != nil {
-		return err
-	}
-	for _, name := range names {
-		if _, err := w.Ingest(filepath.Join(srcDir, filepath.FromSlash(name)), name); err != nil {
-			w.Close()
-			return fmt.Errorf("archiving %s: %w", name, err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
+// printArchiveSummary prints an archive's signed checkpoint and the
+// inclusion proof of one of its files (the demo's view of an archive).
+func printArchiveSummary(out io.Writer, dir, name string) error {
 	r, err := archive.OpenReader(dir)
 	if err != nil {
 		return err
@@ -185,10 +170,7 @@ func demoArchive(out io.Writer, dir string, signer *timeline.Signer, srcDir stri
 		return err
 	}
 	fmt.Fprintf(out, "archive %s: %d entries; signed checkpoint:\n%s\n", dir, cp.Size, indent(string(cp.Note)))
-	if len(names) == 0 {
-		return nil
-	}
-	e, err := r.Lookup(names[0])
+	e, err := r.Lookup(name)
 	if err != nil {
 		return err
 	}
@@ -196,12 +178,10 @@ func demoArchive(out io.Writer, dir string, signer *timeline.Signer, srcDir stri
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "inclusion proof of %s (C2SP tlog-proof; the extra line, the seal's envelope, shortened here;\nthe whole proof: tlseal proof %s %s):\n%s", names[0], dir, names[0], indent(shortenExtra(string(p.Marshal()))))
+	fmt.Fprintf(out, "inclusion proof of %s (C2SP tlog-proof; the extra line, the seal's envelope, shortened here;\nthe whole proof: tlseal proof %s %s):\n%s", name, dir, name, indent(shortenExtra(string(p.Marshal()))))
 	return nil
 }
 
-// shortenExtra elides the middle of a tlog-proof's long extra line, for
-// display only.
 func shortenExtra(proof string) string {
 	lines := strings.SplitAfter(proof, "\n")
 	for i, l := range lines {

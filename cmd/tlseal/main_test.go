@@ -33,6 +33,7 @@ func TestScripts(t *testing.T) {
 			"mkwav":   cmdMkWAV,
 			"mkevent": cmdMkEvent,
 			"flip":    cmdFlip,
+			"waitfor": cmdWaitFor,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CI", os.Getenv("CI"))
@@ -144,3 +145,21 @@ type tsTB struct{ ts *testscript.TestScript }
 func (t tsTB) Helper()                           {}
 func (t tsTB) Fatal(args ...any)                 { t.ts.Fatalf("%v", args...) }
 func (t tsTB) Fatalf(format string, args ...any) { t.ts.Fatalf(format, args...) }
+
+// waitfor FILE [SECONDS]: wait until FILE exists (default 20 s).
+func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	limit := 20 * time.Second
+	if len(args) > 1 {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		limit = time.Duration(n) * time.Second
+	}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear within %v", args[0], limit)
+}

@@ -49,6 +49,7 @@ a playable WAV), and verifies seals offline years later.
 		newExtractCommand(opts),
 		newInspectCommand(opts),
 		newDemoCommand(opts),
+		newWatchCommand(opts),
 		newAuditCommand(opts),
 		newIngestCommand(opts),
 		newProofCommand(opts),

@@ -75,8 +75,8 @@ Settings may also come from the "watch" member of --config (flags win).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.signer.cert, "cert", "", "signing certificate: PEM file (leaf first, then intermediates)")
-	f.StringVar(&opts.signer.key, "key", "", "private key of the signing certificate: PEM file (PKCS#8 or SEC1)")
+	f.StringVar(&opts.signer.cert, "cert", "", certFlagHelp)
+	f.StringVar(&opts.signer.key, "key", "", keyFlagHelp)
 	f.StringArrayVar(&opts.sources, "source", nil, "directory to watch, recursively (repeatable; with several, source names are prefixed by each directory's base name)")
 	f.StringVar(&opts.archive, "archive", "", "archive directory (created when missing or empty)")
 	f.StringVar(&opts.stateDir, "state-dir", "", "state cache and findings journal (default ARCHIVE/"+watch.StateDirName+")")

@@ -1,0 +1,614 @@
+package watch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/internal/atomicfile"
+	"github.com/tlseal/tlseal/timeline"
+)
+
+// gate holds back appends while the archive fails (disk full, I/O errors),
+// with an exponential backoff shared by all workers, so that a full disk
+// costs one attempt per backoff period rather than one per queued file.
+type gate struct {
+	mu       sync.Mutex
+	min, max time.Duration
+	backoff  time.Duration
+	until    time.Time
+	m        *metrics
+}
+
+func (g *gate) wait(ctx context.Context) error {
+	g.mu.Lock()
+	d := time.Until(g.until)
+	g.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fail closes the gate for the next backoff period and returns it.
+func (g *gate) fail() time.Duration {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	if now.Before(g.until) {
+		return g.until.Sub(now) // another worker failed already
+	}
+	if g.backoff == 0 {
+		g.backoff = g.min
+	} else {
+		g.backoff = min(2*g.backoff, g.max)
+	}
+	g.until = now.Add(g.backoff)
+	if g.m != nil {
+		g.m.with(func(m *metrics) { m.archiveHealthy = false })
+	}
+	return g.backoff
+}
+
+// ok opens the gate after a successful append; it reports whether it was
+// closed.
+func (g *gate) ok() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	was := g.backoff != 0
+	g.backoff, g.until = 0, time.Time{}
+	if g.m != nil {
+		g.m.with(func(m *metrics) { m.archiveHealthy = true })
+	}
+	return was
+}
+
+// archiveOptions are the options of the archive writer.
+func (w *Watcher) archiveOptions() archive.Options {
+	return archive.Options{Signer: w.cfg.Signer, CheckpointEvery: w.cfg.CheckpointEvery,
+		CheckpointInterval: w.cfg.CheckpointInterval, Logger: w.log, Now: w.cfg.Now}
+}
+
+// openArchive opens (or creates) the archive, opens a reader on it and
+// loads the state. A writer that cannot be opened for a reason that may go
+// away (an I/O error such as a full disk during recovery) is retried by the
+// workers; other failures stop Run.
+func (w *Watcher) openArchive() error {
+	dir := w.cfg.Archive
+	var aw *archive.Writer
+	var err error
+	if archive.IsArchive(dir) {
+		aw, err = archive.OpenWriter(dir, w.archiveOptions())
+	} else {
+		aw, err = w.createArchive(dir)
+		if err == nil {
+			w.log.Info("created a new archive", "archive", dir, "chainId", aw.ChainID())
+		}
+	}
+	if err != nil {
+		if archive.ReasonOf(err) == archive.IO && archive.IsArchive(dir) {
+			w.m.countError(ReasonArchiveFailed)
+			w.log.Error("cannot open the archive for appending yet: retrying", "archive", dir, "reason", ReasonArchiveFailed, "err", err)
+			w.gate.fail()
+		} else {
+			return newError(ReasonArchive, "open archive", dir, err)
+		}
+	}
+	ar, err := archive.OpenReader(dir)
+	if err != nil {
+		if aw != nil {
+			aw.Close()
+		}
+		return newError(ReasonArchive, "open archive", dir, err)
+	}
+	st, err := loadState(filepath.Join(w.cfg.StateDir, stateFileName), ar, w.log)
+	if err != nil {
+		ar.Close()
+		if aw != nil {
+			aw.Close()
+		}
+		return err
+	}
+	w.aw, w.ar, w.st = aw, ar, st
+	w.m.with(func(m *metrics) { m.archiveEntries = st.logSize() })
+	return nil
+}
+
+// createArchive creates the archive atomically: in a new directory beside
+// it, renamed into place once complete (onto dir when dir is an empty
+// directory), so that a crash never leaves a half-created archive that
+// neither Create nor OpenWriter accepts. When the parent directory is not
+// writable it falls back to creating in place.
+func (w *Watcher) createArchive(dir string) (*archive.Writer, error) {
+	parent, base := filepath.Split(dir)
+	prefix := "." + base + ".tlseal-new-"
+	if old, _ := filepath.Glob(filepath.Join(parent, prefix+"*")); len(old) > 0 {
+		for _, o := range old {
+			if err := os.RemoveAll(o); err == nil {
+				w.log.Info("removed an archive whose creation was interrupted", "path", o)
+			}
+		}
+	}
+	mode := fs.FileMode(0o755)
+	exists := false
+	if fi, err := os.Stat(dir); err == nil {
+		if des, err := os.ReadDir(dir); err != nil || len(des) > 0 {
+			return archive.Create(dir, w.archiveOptions()) // refuses, with its message
+		}
+		exists, mode = true, fi.Mode().Perm()
+	}
+	tmp, err := os.MkdirTemp(parent, prefix)
+	if err == nil {
+		err = os.Chmod(tmp, mode)
+	}
+	if err != nil {
+		w.log.Warn("cannot create the archive beside its directory: creating it in place (not crash-atomic)", "archive", dir, "err", err)
+		return archive.Create(dir, w.archiveOptions())
+	}
+	aw, err := archive.Create(tmp, w.archiveOptions())
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := aw.Close(); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if exists {
+		// An empty directory (made by the operator) is replaced; a crash
+		// right here leaves no archive and the leftover, both handled on
+		// the next start.
+		if err := os.Remove(dir); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := atomicfile.SyncDir(parent); err != nil {
+		return nil, err
+	}
+	return archive.OpenWriter(dir, w.archiveOptions())
+}
+
+// closeArchive closes the writer (a final checkpoint) and the reader. It is
+// safe to call twice.
+func (w *Watcher) closeArchive() error {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	var err error
+	if w.aw != nil {
+		err = w.aw.Close()
+		w.aw = nil
+	}
+	if w.ar != nil {
+		w.ar.Close()
+		w.ar = nil
+	}
+	return err
+}
+
+// writer returns the archive writer, reopening it (recovery) after a
+// failure. failed is the writer that failed, if any.
+func (w *Watcher) writer(failed *archive.Writer) (*archive.Writer, error) {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	if w.ar == nil {
+		return nil, newError(ReasonArchiveFailed, "append", w.cfg.Archive, errArchiveClosed)
+	}
+	if w.aw != nil && w.aw != failed {
+		return w.aw, nil
+	}
+	if w.aw != nil {
+		w.aw.Close() // its error is the failure already reported
+		w.aw = nil
+	}
+	aw, err := archive.OpenWriter(w.cfg.Archive, w.archiveOptions())
+	if err != nil {
+		if archive.ReasonOf(err) == archive.IO {
+			return nil, newError(ReasonArchiveFailed, "reopen archive", w.cfg.Archive, err)
+		}
+		return nil, newError(ReasonArchive, "reopen archive", w.cfg.Archive, err)
+	}
+	// Recovery may have completed an append that reported an error: the
+	// state must know it before anything else is appended.
+	if err := w.st.sync(w.ar); err != nil {
+		aw.Close()
+		return nil, err
+	}
+	w.aw = aw
+	w.log.Info("reopened the archive for appending", "archive", w.cfg.Archive, "entries", aw.Size())
+	return aw, nil
+}
+
+// process checks one stable file and seals it when it is complete and not
+// archived yet. It runs on a worker goroutine.
+func (w *Watcher) process(ctx context.Context, j *job) (outcome, StatKey, error) {
+	f, err := j.src.open(j.rel)
+	if err != nil {
+		if fi, lerr := os.Lstat(j.path); isEscape(err) || lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			w.m.countSkip(skipSymlink)
+			return outDone, j.key, nil
+		}
+		r := sourceErrorReason(err)
+		if r == ReasonVanished {
+			return outVanished, j.key, nil
+		}
+		return w.fail(j, r, "open", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return w.fail(j, ReasonUnreadable, "stat", err)
+	}
+	key := statKeyOf(fi)
+	if !fi.Mode().IsRegular() {
+		return outDone, key, nil
+	}
+	if key != j.key {
+		return outChanged, key, nil
+	}
+	if w.st.known(j.name, key) {
+		return outDone, key, nil
+	}
+	c, err := CheckComplete(f, fi.Size())
+	if err != nil {
+		return w.fail(j, ReasonUnreadable, "read", err)
+	}
+	switch c.Status {
+	case NotTimeline:
+		w.m.countSkip(skipNotTimeline)
+		w.log.Info("not a timeline file: ignored until it changes", "path", j.path, "detail", c.Detail)
+		return outRejected, key, nil
+	case TooLarge:
+		return w.reject(j, key, ReasonTooLarge, c.Detail)
+	case Sealed:
+		return w.alreadySealed(j, f, key)
+	case Incomplete:
+		if !j.asIs {
+			w.log.Debug("not complete yet", "path", j.path, "detail", c.Detail)
+			return outIncomplete, key, nil
+		}
+	}
+	var sum string // SHA-256 of the file, computed only when needed
+	for attempt := 0; ; attempt++ {
+		if err := w.gate.wait(ctx); err != nil {
+			return outRetry, key, nil // shutting down
+		}
+		if attempt > 0 {
+			if fi, err := f.Stat(); err != nil || statKeyOf(fi) != key {
+				return outChanged, key, nil
+			}
+		}
+		prev := w.st.get(j.name)
+		if prev != nil && prev.Size == fi.Size() {
+			if sum == "" {
+				if sum, err = hashFile(f, fi.Size()); err != nil {
+					return w.fail(j, ReasonUnreadable, "read", err)
+				}
+			}
+			if sum == prev.SHA256 {
+				return w.archivedAlready(j, f, key, prev)
+			}
+		}
+		aw, err := w.writer(nil)
+		if err != nil {
+			if ReasonOf(err) == ReasonArchive {
+				return outRetry, key, err
+			}
+			w.archiveFailed(j, err)
+			continue
+		}
+		start := time.Now()
+		srcPath := fdPath(f)
+		e, err := aw.Ingest(srcPath, j.name)
+		if err != nil {
+			r := classifyIngest(err, srcPath)
+			// Messages name the file, not its descriptor.
+			err = &renamedError{err: err, text: strings.ReplaceAll(err.Error(), srcPath, j.path)}
+			switch r {
+			case ReasonArchiveFull, ReasonArchiveIO:
+				w.archiveFailed(j, newError(r, "append", j.path, err))
+				continue
+			case ReasonArchiveFailed:
+				w.archiveFailed(j, newError(r, "append", j.path, err))
+				if _, err := w.writer(aw); err != nil && ReasonOf(err) == ReasonArchive {
+					return outRetry, key, err
+				}
+				continue
+			case ReasonArchive:
+				return outRetry, key, newError(r, "append", j.path, err)
+			case ReasonChanged:
+				w.log.Debug("the file changed while it was sealed: waiting for it again", "path", j.path)
+				return outChanged, key, nil
+			case ReasonVanished:
+				return outVanished, key, nil
+			case ReasonAlreadySealed:
+				return w.alreadySealed(j, f, key)
+			}
+			if r.retryable() {
+				return w.fail(j, r, "seal", err)
+			}
+			return w.reject(j, key, r, err.Error())
+		}
+		if w.gate.ok() {
+			w.log.Info("the archive accepts appends again", "archive", w.cfg.Archive)
+		}
+		w.sealed(j, f, key, c, prev, e, start)
+		if w.cfg.InPlace {
+			if err := w.inPlace(j, key, e.ArchiveName, e.EnvelopeSHA256()); err != nil {
+				return w.fail(j, ReasonInPlace, "in-place", err)
+			}
+		}
+		return outDone, key, nil
+	}
+}
+
+// archiveFailed reports an append that failed on the archive's side and
+// closes the gate.
+func (w *Watcher) archiveFailed(j *job, err error) {
+	r := ReasonOf(err)
+	w.m.countError(r)
+	d := w.gate.fail()
+	w.log.Error("appending to the archive failed: holding back appends and retrying", "path", j.path, "reason", r, "retryIn", d.String(), "err", err)
+}
+
+// sealed records a successful append.
+func (w *Watcher) sealed(j *job, f *os.File, key StatKey, c Completeness, prev *version, e *archive.Entry, start time.Time) {
+	now := time.Now()
+	var src *StatKey
+	if fi, err := f.Stat(); err == nil && statKeyOf(fi) == key {
+		src = &key
+	}
+	if !w.st.recorded(e, src) {
+		if err := w.syncState(); err != nil {
+			w.log.Warn("reading the archive's log", "err", err)
+		}
+		w.st.recorded(e, src)
+	}
+	if w.onSealed != nil {
+		w.onSealed(j.name, now)
+	}
+	kind := "json"
+	if e.Envelope != nil && e.Envelope.Kind == timeline.KindRIFF {
+		kind = "riff"
+	}
+	size := key.Size
+	lat := now.Sub(j.lastChange)
+	w.m.with(func(m *metrics) {
+		m.sealed[kind]++
+		m.bytes += uint64(size)
+		m.lastSeal = now
+		m.archiveEntries = max(m.archiveEntries, e.Seq)
+		m.latency.observe(lat.Seconds())
+		m.ingest.observe(now.Sub(start).Seconds())
+		if prev != nil {
+			m.resealed++
+		}
+		if c.Status != Complete {
+			m.incompleteSealed++
+		}
+	})
+	attrs := []any{"path", j.path, "name", j.name, "seq", e.Seq, "archiveName", e.ArchiveName, "kind", kind, "bytes", size,
+		"latencySeconds", lat.Round(time.Millisecond).Seconds()}
+	if prev != nil {
+		w.log.Warn("the file changed after it was sealed: sealed again as a new archive entry",
+			append(attrs, "previousSeq", prev.Seq, "previousSha256", prev.SHA256)...)
+	} else {
+		w.log.Info("sealed", attrs...)
+	}
+	if c.Status != Complete {
+		msg := fmt.Sprintf("sealed as it was: unchanged but not structurally complete for %v (%s)", now.Sub(j.lastChange).Round(time.Second), c.Detail)
+		sha := ""
+		if e.Envelope != nil {
+			sha = e.Envelope.SHA256
+		}
+		if err := w.journal.add(Finding{Seq: e.Seq, ArchiveName: e.ArchiveName, Name: j.name, SHA256: sha,
+			Code: CodeIncomplete, Severity: "warning", Message: msg}); err != nil {
+			w.m.countError(ReasonState)
+			w.log.Error("recording the finding", "path", j.path, "code", CodeIncomplete, "err", err)
+		}
+		w.log.Warn(msg, "path", j.path, "seq", e.Seq, "code", CodeIncomplete)
+	}
+}
+
+// syncState brings the state up to date with the archive's log. The
+// reader is only used under amu.
+func (w *Watcher) syncState() error {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	if w.ar == nil {
+		return errArchiveClosed
+	}
+	return w.st.sync(w.ar)
+}
+
+// archivedAlready handles a file whose content is the latest archived
+// version of its name.
+func (w *Watcher) archivedAlready(j *job, f *os.File, key StatKey, v *version) (outcome, StatKey, error) {
+	w.st.setSource(j.name, v.SHA256, key)
+	w.m.countSkip(skipArchived)
+	w.log.Debug("already archived", "path", j.path, "seq", v.Seq)
+	if w.cfg.InPlace {
+		// A crash came between the append and the replacement.
+		if err := w.inPlace(j, key, v.ArchiveName, v.Env); err != nil {
+			return w.fail(j, ReasonInPlace, "in-place", err)
+		}
+	}
+	return outDone, key, nil
+}
+
+// alreadySealed handles a file that carries a seal: the in-place sealed copy
+// of an archived version (nothing to do), or a seal this archive did not
+// make (it cannot be sealed again).
+func (w *Watcher) alreadySealed(j *job, f *os.File, key StatKey) (outcome, StatKey, error) {
+	o, err := timeline.Open(f, key.Size)
+	if err != nil {
+		return w.fail(j, ReasonUnreadable, "read", err)
+	}
+	if o.Envelope != nil && o.Envelope.Chain != nil {
+		sum := sha256.Sum256(o.EnvelopeBytes)
+		env := hex.EncodeToString(sum[:])
+		if v := w.st.get(j.name); v != nil && v.Env == env {
+			w.st.setSealed(j.name, env, key)
+			w.m.countSkip(skipInPlace)
+			return outDone, key, nil
+		}
+		if w.logged(o.Envelope.Chain, env) {
+			w.m.countSkip(skipInPlace)
+			return outDone, key, nil
+		}
+	}
+	w.m.countSkip(skipSealed)
+	return w.reject(j, key, ReasonAlreadySealed, "the file already carries a seal this archive did not make; it is not archived")
+}
+
+// logged reports whether the archive's entry chain.seq holds the envelope.
+func (w *Watcher) logged(c *timeline.Chain, env string) bool {
+	w.amu.Lock()
+	defer w.amu.Unlock()
+	if w.ar == nil || c.Seq < 1 || c.ID != w.ar.Metadata().ChainID {
+		return false
+	}
+	if c.Seq > w.ar.Size() {
+		w.ar.Refresh()
+	}
+	e, err := w.ar.Entry(c.Seq - 1)
+	return err == nil && e.EnvelopeSHA256() == env
+}
+
+// inPlace replaces the source file by the archived sealed copy, atomically,
+// if the source still is what was sealed.
+func (w *Watcher) inPlace(j *job, key StatKey, archiveName, env string) error {
+	w.amu.Lock()
+	ar := w.ar
+	w.amu.Unlock()
+	if ar == nil {
+		return errArchiveClosed
+	}
+	sealed, err := os.Open(ar.FilePath(&archive.Entry{ArchiveName: archiveName}))
+	if err != nil {
+		return err
+	}
+	defer sealed.Close()
+	fi, err := os.Lstat(j.path)
+	if err != nil {
+		return err
+	}
+	out, err := atomicfile.Create(j.path, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	defer out.Abort()
+	keepOwner(out.File, fi)
+	if _, err := io.Copy(out, sealed); err != nil {
+		return err
+	}
+	// The last look: a writer that came back since is not overwritten (its
+	// new content will be sealed as a new version).
+	if fi, err := os.Lstat(j.path); err != nil || statKeyOf(fi) != key {
+		return errChangedBeforeReplace
+	}
+	if err := out.Commit(true); err != nil {
+		return err
+	}
+	if fi, err := os.Lstat(j.path); err == nil {
+		w.st.setSealed(j.name, env, statKeyOf(fi))
+	}
+	w.log.Info("replaced the source by its sealed copy", "path", j.path, "archiveName", archiveName)
+	return nil
+}
+
+var (
+	errChangedBeforeReplace = errors.New("the source changed before it could be replaced by its sealed copy")
+	errArchiveClosed        = errors.New("the archive is closed (shutting down)")
+)
+
+// fail reports a retryable error about a file.
+func (w *Watcher) fail(j *job, r Reason, op string, err error) (outcome, StatKey, error) {
+	if errors.Is(err, errChangedBeforeReplace) {
+		w.log.Info("the source changed before it was replaced by its sealed copy: its new content will be sealed", "path", j.path)
+		return outChanged, j.key, nil
+	}
+	w.m.countError(r)
+	level := slog.LevelError
+	if j.attempt > 0 {
+		level = slog.LevelWarn // reported already; still failing
+	}
+	w.log.Log(context.Background(), level, "cannot "+op+" the file: retrying with backoff", "path", j.path, "reason", r, "attempt", j.attempt+1, "err", err)
+	return outRetry, j.key, nil
+}
+
+// reject reports a file that cannot be sealed as it is.
+func (w *Watcher) reject(j *job, key StatKey, r Reason, detail string) (outcome, StatKey, error) {
+	w.m.countError(r)
+	w.log.Error("cannot seal the file: not retried until it changes", "path", j.path, "reason", r, "detail", detail)
+	return outRejected, key, nil
+}
+
+// isEscape reports os.Root refusing a path that leads outside the root.
+func isEscape(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == "path escapes from parent"
+}
+
+// hashFile is the hex SHA-256 of the first size bytes of f.
+func hashFile(f *os.File, size int64) (string, error) {
+	h := sha256.New()
+	n, err := io.Copy(h, io.NewSectionReader(f, 0, size))
+	if err != nil {
+		return "", err
+	}
+	if n != size {
+		return "", io.ErrUnexpectedEOF
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// fdPath names the open file so that opening the name again opens the same
+// file (Linux: /proc/self/fd/N), whatever happened to its path since.
+func fdPath(f *os.File) string {
+	if procFD() {
+		return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	}
+	return f.Name()
+}
+
+var procFD = sync.OnceValue(func() bool {
+	if runtime.GOOS != "linux" {
+		return false
+	}
+	_, err := os.Stat("/proc/self/fd/0")
+	return err == nil
+})
+
+// renamedError is an error whose message names the file by its path.
+type renamedError struct {
+	err  error
+	text string
+}
+
+func (e *renamedError) Error() string { return e.text }
+func (e *renamedError) Unwrap() error { return e.err }
