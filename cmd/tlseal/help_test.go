@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Every command's --help shows at least one example, and every command
@@ -35,5 +38,41 @@ func TestEveryCommandHasExample(t *testing.T) {
 		if err != nil || !strings.Contains(c.Long, "Exit status:") {
 			t.Errorf("%s does not document the exit statuses", name)
 		}
+	}
+}
+
+// Every flag docs/operations.md mentions exists on some tlseal command (the
+// guide must not teach flags that are gone). Lines about other tools
+// (rsync, journalctl, systemctl) are skipped.
+func TestOperationsGuideFlagsExist(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
+		c.PersistentFlags().VisitAll(func(f *pflag.Flag) { flags[f.Name] = true })
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCommand(&rootOptions{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}))
+	re := regexp.MustCompile(`(?:^|[\s\x60(])--([a-z][a-z-]+)`)
+	n := 0
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.Contains(line, "rsync ") || strings.Contains(line, "journalctl") {
+			continue
+		}
+		for _, m := range re.FindAllStringSubmatch(line, -1) {
+			n++
+			if !flags[m[1]] {
+				t.Errorf("docs/operations.md mentions --%s, which no command has: %s", m[1], strings.TrimSpace(line))
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d flags found in the guide: the pattern is broken", n)
 	}
 }
