@@ -3,6 +3,8 @@ package archive
 import (
 	"crypto/x509"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -435,5 +437,37 @@ func TestCheckpointParsing(t *testing.T) {
 		if _, err := ParseCheckpointBody([]byte(bad)); err == nil {
 			t.Errorf("ParseCheckpointBody(%q) accepted", bad)
 		}
+	}
+}
+
+// Create is crash-atomic: it builds beside the target and renames, removes
+// what an interrupted creation left, accepts an empty directory and refuses
+// a non-empty one.
+func TestCreateAtomic(t *testing.T) {
+	env := newEnv(t)
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "ev")
+	left := filepath.Join(parent, ".ev.tlseal-new-42")
+	os.MkdirAll(filepath.Join(left, "log"), 0o755)
+	os.Mkdir(dir, 0o700) // an empty directory made by the operator
+	w, err := Create(dir, Options{Signer: env.signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, err := os.Stat(left); !os.IsNotExist(err) {
+		t.Errorf("leftover of an interrupted creation still there: %v", err)
+	}
+	if !IsArchive(dir) {
+		t.Fatal("no archive")
+	}
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v, want the operator's 0700", st.Mode().Perm())
+	}
+	if _, err := Create(dir, Options{Signer: env.signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); ReasonOf(err) != Exists {
+		t.Errorf("creating over an archive: %v", err)
+	}
+	if des, _ := os.ReadDir(parent); len(des) != 1 {
+		t.Errorf("parent holds %d entries, want only the archive", len(des))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -104,9 +105,78 @@ type Writer struct {
 	closed      bool
 }
 
-// Create makes a new archive in dir (which must not exist or be empty) and
-// returns a Writer for it.
+// Create makes a new archive at dir (which must not exist or be an empty
+// directory) and returns its writer. It is crash-atomic: the archive is
+// built in a new directory beside dir and renamed into place once complete
+// (onto dir when dir is an empty directory), so a crash never leaves a
+// half-created archive that neither Create nor OpenWriter accepts; leftovers
+// of an interrupted creation are removed. When the parent directory is not
+// writable it falls back to creating in place.
 func Create(dir string, opts Options) (*Writer, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	parent, base := filepath.Split(filepath.Clean(dir))
+	if parent == "" {
+		parent = "."
+	}
+	prefix := "." + base + ".tlseal-new-"
+	if old, _ := filepath.Glob(filepath.Join(parent, prefix+"*")); len(old) > 0 {
+		for _, o := range old {
+			if err := os.RemoveAll(o); err == nil {
+				opts.Logger.Info("removed an archive whose creation was interrupted", "path", o)
+			}
+		}
+	}
+	mode := fs.FileMode(0o755)
+	exists := false
+	if fi, err := os.Stat(dir); err == nil {
+		if des, err := os.ReadDir(dir); err != nil || len(des) > 0 {
+			return createIn(dir, opts) // refuses, with its message
+		}
+		exists, mode = true, fi.Mode().Perm()
+	}
+	tmp, err := os.MkdirTemp(parent, prefix)
+	if err == nil {
+		err = os.Chmod(tmp, mode)
+	}
+	if err != nil {
+		opts.Logger.Warn("cannot create the archive beside its directory: creating it in place (not crash-atomic)", "archive", dir, "err", err)
+		return createIn(dir, opts)
+	}
+	w, err := createIn(tmp, opts)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	if exists {
+		// An empty directory (made by the operator) is replaced; a crash
+		// right here leaves no archive and the leftover, both handled by
+		// the next Create.
+		if err := os.Remove(dir); err != nil {
+			os.RemoveAll(tmp)
+			return nil, errorf(IO, dir, err, "")
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp)
+		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
+			return nil, errorf(Exists, dir, nil, "the directory is not empty")
+		}
+		return nil, errorf(IO, dir, err, "")
+	}
+	if err := atomicfile.SyncDir(parent); err != nil {
+		return nil, errorf(IO, parent, err, "")
+	}
+	return OpenWriter(dir, opts)
+}
+
+// createIn makes the archive's files in dir itself.
+func createIn(dir string, opts Options) (*Writer, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}

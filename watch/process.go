@@ -134,63 +134,9 @@ func (w *Watcher) openArchive() error {
 	return nil
 }
 
-// createArchive creates the archive atomically: in a new directory beside
-// it, renamed into place once complete (onto dir when dir is an empty
-// directory), so that a crash never leaves a half-created archive that
-// neither Create nor OpenWriter accepts. When the parent directory is not
-// writable it falls back to creating in place.
+// createArchive creates the archive (crash-atomic: see archive.Create).
 func (w *Watcher) createArchive(dir string) (*archive.Writer, error) {
-	parent, base := filepath.Split(dir)
-	prefix := "." + base + ".tlseal-new-"
-	if old, _ := filepath.Glob(filepath.Join(parent, prefix+"*")); len(old) > 0 {
-		for _, o := range old {
-			if err := os.RemoveAll(o); err == nil {
-				w.log.Info("removed an archive whose creation was interrupted", "path", o)
-			}
-		}
-	}
-	mode := fs.FileMode(0o755)
-	exists := false
-	if fi, err := os.Stat(dir); err == nil {
-		if des, err := os.ReadDir(dir); err != nil || len(des) > 0 {
-			return archive.Create(dir, w.archiveOptions()) // refuses, with its message
-		}
-		exists, mode = true, fi.Mode().Perm()
-	}
-	tmp, err := os.MkdirTemp(parent, prefix)
-	if err == nil {
-		err = os.Chmod(tmp, mode)
-	}
-	if err != nil {
-		w.log.Warn("cannot create the archive beside its directory: creating it in place (not crash-atomic)", "archive", dir, "err", err)
-		return archive.Create(dir, w.archiveOptions())
-	}
-	aw, err := archive.Create(tmp, w.archiveOptions())
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	if err := aw.Close(); err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	if exists {
-		// An empty directory (made by the operator) is replaced; a crash
-		// right here leaves no archive and the leftover, both handled on
-		// the next start.
-		if err := os.Remove(dir); err != nil {
-			os.RemoveAll(tmp)
-			return nil, err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
-	if err := atomicfile.SyncDir(parent); err != nil {
-		return nil, err
-	}
-	return archive.OpenWriter(dir, w.archiveOptions())
+	return archive.Create(dir, w.archiveOptions())
 }
 
 // closeArchive closes the writer (a final checkpoint) and the reader. It is
