@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -131,7 +132,7 @@ func Check(dir string, opts CheckOptions) (*CheckResult, error) {
 		return nil, err
 	}
 	c := &checker{dir: dir, meta: meta, opts: opts, res: &CheckResult{Metadata: meta},
-		names: map[string]int64{}, envs: map[[16]byte]int64{}, sources: map[string]int64{}}
+		names: newSeqIndex(), envs: newSeqIndex(), sources: newSeqIndex()}
 	l, err := openLog(dir, false)
 	if err != nil {
 		return nil, err
@@ -164,9 +165,13 @@ type checker struct {
 	mu   sync.Mutex
 
 	witness *Checkpoint
-	names   map[string]int64   // archive name → seq
-	envs    map[[16]byte]int64 // envelope digest prefix → seq
-	sources map[string]int64   // source name → last seq
+	// The per-entry indexes keep 16 bytes an entry (an archive of a
+	// million entries is audited in bounded memory); a hit is confirmed
+	// against the log itself, so hash collisions cannot cause a finding.
+	names   *seqIndex // archive name → seq
+	envs    *seqIndex // envelope bytes → seq
+	sources *seqIndex // source name → last seq
+	offsets []int64   // seq-1 → offset of the record in log/entries
 }
 
 func (c *checker) add(code string, seq int64, name, format string, args ...any) {
@@ -305,6 +310,7 @@ func (c *checker) scan() error {
 			break
 		}
 		n++
+		c.offsets = append(c.offsets, off)
 		e := newEntry(r, off, length)
 		e.Index, e.Seq = n-1, n
 		c.checkEntry(e, r, prevHash)
@@ -374,28 +380,26 @@ func (c *checker) checkEntry(e *Entry, r *record, prevHash string) {
 	if r.Seq != e.Seq {
 		c.add(CodeChainGap, e.Seq, name, "record %d of log/entries has seq %d", e.Seq, r.Seq)
 	}
-	if prev, dup := c.names[r.ArchiveName]; dup {
+	if prev, dup := c.names.get(r.ArchiveName, c.archiveNameOf); dup {
 		c.add(CodeChainDuplicate, e.Seq, name, "archive name already used by entry %d", prev)
 	}
-	c.names[r.ArchiveName] = e.Seq
-	d := sha256.Sum256(r.Envelope)
-	var k [16]byte
-	copy(k[:], d[:])
-	if prev, dup := c.envs[k]; dup {
+	c.names.put(r.ArchiveName, e.Seq, c.archiveNameOf)
+	if prev, dup := c.envs.get(string(r.Envelope), c.envelopeOf); dup {
 		c.add(CodeChainDuplicate, e.Seq, name, "the same seal as entry %d", prev)
 	}
-	c.envs[k] = e.Seq
+	c.envs.put(string(r.Envelope), e.Seq, c.envelopeOf)
 	env := e.Envelope
 	if env == nil {
 		c.add(codeSealMalformed, e.Seq, name, "the logged envelope: %v", e.EnvelopeErr)
 		return
 	}
-	if r.PrevVersion != 0 || c.sources[env.Name] != 0 {
-		if got, want := r.PrevVersion, c.sources[env.Name]; got != want {
+	last, _ := c.sources.get(env.Name, c.sourceNameOf)
+	if r.PrevVersion != 0 || last != 0 {
+		if got, want := r.PrevVersion, last; got != want {
 			c.add(CodeRecordInvalid, e.Seq, name, "the record says the previous version of %q is entry %d, the log says %d", env.Name, got, want)
 		}
 	}
-	c.sources[env.Name] = e.Seq
+	c.sources.put(env.Name, e.Seq, c.sourceNameOf)
 	ch := env.Chain
 	switch {
 	case ch == nil:
@@ -475,24 +479,12 @@ func (c *checker) checkFile(e *Entry) {
 // quarantine.
 func (c *checker) walkFiles() error {
 	root := filepath.Join(c.dir, filesDir)
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root && errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if _, ok := c.names[rel]; !ok {
+	err := walkBatched(root, "", func(rel string) {
+		if _, ok := c.names.get(rel, c.archiveNameOf); !ok {
 			c.add(CodeUnlistedFile, 0, filesDir+"/"+rel, "no log entry lists this file")
 		}
-		return nil
 	})
-	if err != nil {
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !dirExists(root)) {
 		return errorf(IO, root, err, "")
 	}
 	q := filepath.Join(c.dir, quarantineDir)
@@ -525,4 +517,129 @@ func (rr *recordReader) read(b []byte) bool {
 		return false
 	}
 	return true
+}
+
+// seqIndex maps strings (names, envelopes) to entry numbers in 16 bytes a
+// key: a 64-bit hash of the key and the seq. A hit is confirmed by reading
+// the key of that seq back from the log (keyOf); keys whose hash collides
+// with another key's go to a small exact map.
+type seqIndex struct {
+	h     map[uint64]int64
+	exact map[string]int64
+	hash  func(string) uint64 // hash64; tests force collisions
+}
+
+func newSeqIndex() *seqIndex { return &seqIndex{h: map[uint64]int64{}, hash: hash64} }
+
+func hash64(key string) uint64 {
+	d := sha256.Sum256([]byte(key))
+	return binary.BigEndian.Uint64(d[:8])
+}
+
+func (x *seqIndex) get(key string, keyOf func(seq int64) (string, bool)) (int64, bool) {
+	if seq, ok := x.exact[key]; ok {
+		return seq, true
+	}
+	seq, ok := x.h[x.hash(key)]
+	if !ok {
+		return 0, false
+	}
+	if k, ok := keyOf(seq); !ok || k != key {
+		return 0, false // another key with the same hash
+	}
+	return seq, true
+}
+
+func (x *seqIndex) put(key string, seq int64, keyOf func(seq int64) (string, bool)) {
+	if _, ok := x.exact[key]; ok {
+		x.exact[key] = seq
+		return
+	}
+	h := x.hash(key)
+	if prev, ok := x.h[h]; ok {
+		if k, ok := keyOf(prev); ok && k != key {
+			if x.exact == nil {
+				x.exact = map[string]int64{}
+			}
+			x.exact[key] = seq
+			return
+		}
+	}
+	x.h[h] = seq
+}
+
+// recordOf reads back the record of seq (for seqIndex confirmations).
+func (c *checker) recordOf(seq int64) (*record, bool) {
+	if seq < 1 || seq > int64(len(c.offsets)) {
+		return nil, false
+	}
+	r, _, err := c.l.readRecord(c.offsets[seq-1], 0)
+	return r, err == nil
+}
+
+func (c *checker) archiveNameOf(seq int64) (string, bool) {
+	r, ok := c.recordOf(seq)
+	if !ok {
+		return "", false
+	}
+	return r.ArchiveName, true
+}
+
+func (c *checker) envelopeOf(seq int64) (string, bool) {
+	r, ok := c.recordOf(seq)
+	if !ok {
+		return "", false
+	}
+	return string(r.Envelope), true
+}
+
+func (c *checker) sourceNameOf(seq int64) (string, bool) {
+	r, ok := c.recordOf(seq)
+	if !ok {
+		return "", false
+	}
+	env, err := timeline.ParseEnvelope(r.Envelope)
+	if err != nil {
+		return "", false
+	}
+	return env.Name, true
+}
+
+// walkBatched calls file for every non-directory below dir (relative,
+// '/'-separated, prefixed by rel), reading directories a thousand entries at
+// a time: filepath.WalkDir would hold and sort a whole directory, and the
+// files/ directory of a large archive holds millions.
+func walkBatched(dir, rel string, file func(rel string)) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for {
+		des, err := d.ReadDir(1000)
+		for _, de := range des {
+			name := de.Name()
+			if rel != "" {
+				name = rel + "/" + name
+			}
+			if de.IsDir() {
+				if err := walkBatched(filepath.Join(dir, de.Name()), name, file); err != nil {
+					return err
+				}
+				continue
+			}
+			file(name)
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }

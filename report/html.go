@@ -1,11 +1,12 @@
 package report
 
 import (
+	"bufio"
 	"cmp"
 	_ "embed"
 	"html/template"
 	"io"
-	"slices"
+	"iter"
 
 	"github.com/tlseal/tlseal/verify"
 )
@@ -30,13 +31,35 @@ func verdictRank(v verify.Verdict) int {
 
 // WriteHTML writes the report as one self-contained HTML page: no external
 // assets, no network. Summary first, failures on top, a filterable table.
+// The items are read once per verdict (failed, indeterminate, passed) rather
+// than sorted in memory.
 func WriteHTML(w io.Writer, r *Report) error {
-	items := slices.Clone(r.Items)
-	slices.SortStableFunc(items, func(a, b *verify.ItemResult) int {
-		return cmp.Compare(verdictRank(a.Verdict), verdictRank(b.Verdict))
-	})
-	return htmlTmpl.Execute(w, struct {
+	var readErr error
+	sorted := func(yield func(*verify.ItemResult) bool) {
+		for rank := range 3 {
+			more := true
+			err := r.Each(func(it *verify.ItemResult) bool {
+				if verdictRank(it.Verdict) == rank {
+					more = yield(it)
+				}
+				return more
+			})
+			if err != nil {
+				readErr = err
+				return
+			}
+			if !more {
+				return
+			}
+		}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	err := htmlTmpl.Execute(bw, struct {
 		*Report
-		Sorted []*verify.ItemResult
-	}{r, items})
+		Sorted iter.Seq[*verify.ItemResult]
+	}{r, sorted})
+	if err = cmp.Or(readErr, err); err != nil {
+		return err
+	}
+	return bw.Flush()
 }

@@ -1,33 +1,16 @@
 package report
 
 import (
+	"bufio"
+	"cmp"
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/tlseal/tlseal/verify"
 )
-
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Skipped  int          `xml:"skipped,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
-}
-
-type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Timestamp  string          `xml:"timestamp,attr"`
-	Hostname   string          `xml:"hostname,attr"`
-	Properties []junitProperty `xml:"properties>property"`
-	Cases      []junitCase     `xml:"testcase"`
-}
 
 type junitProperty struct {
 	Name  string `xml:"name,attr"`
@@ -50,47 +33,95 @@ type junitMessage struct {
 
 // WriteJUnit writes the report as JUnit XML for CI dashboards: one test
 // case per item; failed items are failures, indeterminate ones skipped
-// (not shown to pass, not shown to fail).
+// (not shown to pass, not shown to fail). The cases are encoded one at a
+// time.
 func WriteJUnit(w io.Writer, r *Report) error {
-	s := junitSuite{Name: "tlseal " + r.Command, Timestamp: r.StartedAt, Hostname: r.Host,
-		Properties: []junitProperty{{"tool", r.Tool.Name + " " + r.Tool.Version}, {"verdict", string(r.Verdict)}}}
+	props := []junitProperty{{"tool", r.Tool.Name + " " + r.Tool.Version}, {"verdict", string(r.Verdict)}}
 	if r.Case != nil {
-		s.Properties = append(s.Properties, junitProperty{"case", r.Case.ID}, junitProperty{"examiner", r.Case.Examiner})
+		props = append(props, junitProperty{"case", r.Case.ID}, junitProperty{"examiner", r.Case.Examiner})
 	}
 	for _, a := range r.Trust.Anchors {
-		s.Properties = append(s.Properties, junitProperty{"trustAnchor", a.Subject + " sha256:" + a.SHA256})
+		props = append(props, junitProperty{"trustAnchor", a.Subject + " sha256:" + a.SHA256})
 	}
+	var tests, failures, skipped int
 	for _, it := range r.Items {
-		c := junitCase{Name: it.Path, Classname: "tlseal." + string(it.Kind)}
-		var lines []string
-		for _, f := range it.Findings {
-			lines = append(lines, fmt.Sprintf("%s %s: %s", f.Severity, f.Code, f.Message))
-		}
-		text := strings.Join(lines, "\n")
+		tests++
 		switch it.Verdict {
 		case verify.Failed:
-			c.Failure = &junitMessage{Message: firstCode(it, verify.SevError), Type: "failed", Text: text}
-			s.Failures++
+			failures++
 		case verify.Indeterminate:
-			c.Skipped = &junitMessage{Message: "indeterminate: " + firstCode(it, verify.SevWarning), Text: text}
-			s.Skipped++
-		default:
-			c.SystemOut = text
+			skipped++
 		}
-		s.Cases = append(s.Cases, c)
-		s.Tests++
 	}
-	suites := junitSuites{Name: "tlseal", Tests: s.Tests, Failures: s.Failures, Skipped: s.Skipped, Suites: []junitSuite{s}}
-	if _, err := io.WriteString(w, xml.Header); err != nil {
-		return err
+	if r.src != nil {
+		tests += r.srcCount.Items
+		failures += r.srcCount.Failed
+		skipped += r.srcCount.Indeterminate
 	}
-	enc := xml.NewEncoder(w)
+	counts := func(name string) []xml.Attr {
+		return []xml.Attr{{Name: xml.Name{Local: "name"}, Value: name},
+			{Name: xml.Name{Local: "tests"}, Value: strconv.Itoa(tests)},
+			{Name: xml.Name{Local: "failures"}, Value: strconv.Itoa(failures)},
+			{Name: xml.Name{Local: "skipped"}, Value: strconv.Itoa(skipped)}}
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(xml.Header)
+	enc := xml.NewEncoder(bw)
 	enc.Indent("", "  ")
-	if err := enc.Encode(suites); err != nil {
+	suites := xml.StartElement{Name: xml.Name{Local: "testsuites"}, Attr: counts("tlseal")}
+	suite := xml.StartElement{Name: xml.Name{Local: "testsuite"}, Attr: append(counts("tlseal "+r.Command),
+		xml.Attr{Name: xml.Name{Local: "timestamp"}, Value: r.StartedAt},
+		xml.Attr{Name: xml.Name{Local: "hostname"}, Value: r.Host})}
+	properties := xml.StartElement{Name: xml.Name{Local: "properties"}}
+	for _, t := range []xml.Token{suites, suite, properties} {
+		if err := enc.EncodeToken(t); err != nil {
+			return err
+		}
+	}
+	for _, p := range props {
+		if err := enc.EncodeElement(p, xml.StartElement{Name: xml.Name{Local: "property"}}); err != nil {
+			return err
+		}
+	}
+	if err := enc.EncodeToken(properties.End()); err != nil {
 		return err
 	}
-	_, err := io.WriteString(w, "\n")
-	return err
+	var encErr error
+	err := r.Each(func(it *verify.ItemResult) bool {
+		encErr = enc.EncodeElement(junitCaseOf(it), xml.StartElement{Name: xml.Name{Local: "testcase"}})
+		return encErr == nil
+	})
+	if err = cmp.Or(err, encErr); err != nil {
+		return err
+	}
+	for _, t := range []xml.Token{suite.End(), suites.End()} {
+		if err := enc.EncodeToken(t); err != nil {
+			return err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	bw.WriteString("\n")
+	return bw.Flush()
+}
+
+func junitCaseOf(it *verify.ItemResult) junitCase {
+	c := junitCase{Name: it.Path, Classname: "tlseal." + string(it.Kind)}
+	var lines []string
+	for _, f := range it.Findings {
+		lines = append(lines, fmt.Sprintf("%s %s: %s", f.Severity, f.Code, f.Message))
+	}
+	text := strings.Join(lines, "\n")
+	switch it.Verdict {
+	case verify.Failed:
+		c.Failure = &junitMessage{Message: firstCode(it, verify.SevError), Type: "failed", Text: text}
+	case verify.Indeterminate:
+		c.Skipped = &junitMessage{Message: "indeterminate: " + firstCode(it, verify.SevWarning), Text: text}
+	default:
+		c.SystemOut = text
+	}
+	return c
 }
 
 func firstCode(it *verify.ItemResult, sev verify.Severity) string {

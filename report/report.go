@@ -3,7 +3,11 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,6 +59,13 @@ type Report struct {
 	Verdict    verify.Verdict        `json:"verdict"`
 	Items      []*verify.ItemResult  `json:"items"`
 	Archive    *verify.ArchiveResult `json:"archive,omitempty"`
+
+	// Items that are not held in memory (a spooled archive's, a merge's)
+	// come from src, which the writers read as often as needed, before
+	// Items[srcAt:]; srcCount counts them.
+	src      func(yield func(*verify.ItemResult) bool) error
+	srcAt    int
+	srcCount verify.ItemCounts
 }
 
 // Trust lists the trust anchors used.
@@ -84,6 +95,10 @@ func New(args []string, trust *verify.Trust, started time.Time) *Report {
 // Add records an item.
 func (r *Report) Add(it *verify.ItemResult) {
 	r.Items = append(r.Items, it)
+	r.count(it)
+}
+
+func (r *Report) count(it *verify.ItemResult) {
 	r.Summary.Items++
 	r.Summary.Bytes += it.Size
 	switch it.Verdict {
@@ -96,29 +111,85 @@ func (r *Report) Add(it *verify.ItemResult) {
 	}
 }
 
-// AddArchive records an archive audit: its items and its own findings.
+// AddArchive records an archive audit: its items and its own findings. The
+// items of a spooled result (verify.ArchiveOptions.Spool) stay in its spool
+// file, which the writers read (so the result must not be closed before
+// they have run); Items does not hold them.
 func (r *Report) AddArchive(a *verify.ArchiveResult) {
 	r.Archive = a
-	for _, it := range a.Items {
-		r.Add(it)
+	if a.Spooled() {
+		r.setSource(a.EachItem, a.Counts)
+	} else {
+		for _, it := range a.Items {
+			r.Add(it)
+		}
 	}
 	r.Summary.Missing += a.Missing
 	r.Summary.Unlisted += a.Unlisted
+}
+
+// setSource makes the report's items (but those already added) come from
+// src, which c counts.
+func (r *Report) setSource(src func(yield func(*verify.ItemResult) bool) error, c verify.ItemCounts) {
+	r.src, r.srcAt, r.srcCount = src, len(r.Items), c
+	r.Summary.Items += c.Items
+	r.Summary.Passed += c.Passed
+	r.Summary.Failed += c.Failed
+	r.Summary.Indeterminate += c.Indeterminate
+	r.Summary.Bytes += c.Bytes
+}
+
+// Each calls yield for every item of the report in order (a spooled
+// archive's items included) until yield returns false; the error is for
+// failures to read a spool.
+func (r *Report) Each(yield func(*verify.ItemResult) bool) error {
+	at := len(r.Items)
+	if r.src != nil {
+		at = min(r.srcAt, at)
+	}
+	for _, it := range r.Items[:at] {
+		if !yield(it) {
+			return nil
+		}
+	}
+	if r.src != nil {
+		more := true
+		if err := r.src(func(it *verify.ItemResult) bool {
+			more = yield(it)
+			return more
+		}); err != nil || !more {
+			return err
+		}
+	}
+	for _, it := range r.Items[at:] {
+		if !yield(it) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // Finish sets the end time and the overall verdict. An empty report is
 // indeterminate: nothing was shown to be intact.
 func (r *Report) Finish(finished time.Time) {
 	r.FinishedAt = finished.UTC().Format(timeLayout)
-	vs := make([]verify.Verdict, 0, len(r.Items)+1)
+	vs := make([]verify.Verdict, 0, len(r.Items)+4)
 	for _, it := range r.Items {
 		vs = append(vs, it.Verdict)
+	}
+	if r.src != nil {
+		c := r.srcCount
+		for v, n := range map[verify.Verdict]int{verify.Passed: c.Passed, verify.Failed: c.Failed, verify.Indeterminate: c.Indeterminate} {
+			if n > 0 {
+				vs = append(vs, v)
+			}
+		}
 	}
 	if r.Archive != nil {
 		vs = append(vs, r.Archive.Verdict)
 	}
 	r.Verdict = verify.Combine(vs...)
-	if len(r.Items) == 0 && r.Archive == nil {
+	if len(r.Items)+r.srcCount.Items == 0 && r.Archive == nil {
 		r.Verdict = verify.Indeterminate
 	}
 }
@@ -150,53 +221,102 @@ func Version() string {
 	return "devel"
 }
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as indented JSON. Items are encoded one at a
+// time: the output is never held in memory whole.
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
+	if r.Items == nil && r.src == nil {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	// Everything but the items, encoded as usual; the items go in their
+	// place, indented as the encoder would have indented them.
+	shell := *r
+	shell.Items = []*verify.ItemResult{}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	if err := enc.Encode(&shell); err != nil {
+		return err
+	}
+	const member = "\n  \"items\": ["
+	head, tail, ok := bytes.Cut(buf.Bytes(), []byte(member+"]"))
+	if !ok {
+		return errors.New("report: the items member is not where expected")
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(head)
+	bw.WriteString(member)
+	n := 0
+	var encErr error
+	err := r.Each(func(it *verify.ItemResult) bool {
+		b, err := json.MarshalIndent(it, "    ", "  ")
+		if err != nil {
+			encErr = err
+			return false
+		}
+		if n > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+		n++
+		return true
+	})
+	if err = cmp.Or(err, encErr); err != nil {
+		return err
+	}
+	if n > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]")
+	bw.Write(tail)
+	return bw.Flush()
 }
 
 // WriteText writes the report for a person at a terminal: one line per
 // item, its findings indented below, then the summary.
 func WriteText(w io.Writer, r *Report) error {
-	var b strings.Builder
-	for _, it := range r.Items {
-		fmt.Fprintf(&b, "%-13s %s", strings.ToUpper(string(it.Verdict)), it.Path)
+	b := bufio.NewWriterSize(w, 64<<10)
+	err := r.Each(func(it *verify.ItemResult) bool {
+		fmt.Fprintf(b, "%-13s %s", strings.ToUpper(string(it.Verdict)), it.Path)
 		if it.SignedAt != "" {
-			fmt.Fprintf(&b, "  (sealed %s", it.SignedAt)
+			fmt.Fprintf(b, "  (sealed %s", it.SignedAt)
 			if it.Signer != nil {
-				fmt.Fprintf(&b, " by %s", it.Signer.Subject)
+				fmt.Fprintf(b, " by %s", it.Signer.Subject)
 			}
 			b.WriteString(")")
 		}
 		b.WriteString("\n")
 		for _, f := range it.Findings {
-			fmt.Fprintf(&b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
+			fmt.Fprintf(b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
 		}
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	if a := r.Archive; a != nil {
-		fmt.Fprintf(&b, "archive: chain %s, %d entries", a.ChainID, a.Entries)
+		fmt.Fprintf(b, "archive: chain %s, %d entries", a.ChainID, a.Entries)
 		if cp := a.Checkpoint; cp != nil {
-			fmt.Fprintf(&b, ", checkpoint size %d root %s", cp.Size, cp.Root)
+			fmt.Fprintf(b, ", checkpoint size %d root %s", cp.Size, cp.Root)
 		}
 		if w := a.Witness; w != nil {
-			fmt.Fprintf(&b, ", witness size %d", w.Size)
+			fmt.Fprintf(b, ", witness size %d", w.Size)
 		}
-		fmt.Fprintf(&b, ": %s\n", strings.ToUpper(string(a.Verdict)))
+		fmt.Fprintf(b, ": %s\n", strings.ToUpper(string(a.Verdict)))
 		for _, f := range a.Findings {
-			fmt.Fprintf(&b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
+			fmt.Fprintf(b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
 		}
 	}
 	s := r.Summary
-	fmt.Fprintf(&b, "%d item(s): %d passed, %d failed, %d indeterminate", s.Items, s.Passed, s.Failed, s.Indeterminate)
+	fmt.Fprintf(b, "%d item(s): %d passed, %d failed, %d indeterminate", s.Items, s.Passed, s.Failed, s.Indeterminate)
 	if r.Archive != nil {
-		fmt.Fprintf(&b, ", %d missing, %d unlisted", s.Missing, s.Unlisted)
+		fmt.Fprintf(b, ", %d missing, %d unlisted", s.Missing, s.Unlisted)
 	}
-	fmt.Fprintf(&b, "; verdict: %s\n", r.Verdict)
+	fmt.Fprintf(b, "; verdict: %s\n", r.Verdict)
 	if len(r.Trust.Anchors) == 0 {
 		b.WriteString("note: no trust anchor was given (--ca), so no item can pass.\n")
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }

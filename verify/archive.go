@@ -1,10 +1,17 @@
 package verify
 
 import (
+	"bufio"
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +41,31 @@ type ArchiveOptions struct {
 	// OnItem is called for each sealed file as soon as it is judged (from
 	// several goroutines), before log findings are added: progress only.
 	OnItem func(*ItemResult)
+	// Spool keeps the items in a temporary file instead of memory, so that
+	// an audit's memory does not grow with the archive: the result's Items
+	// stay nil, EachItem reads them back (as often as needed) and Close
+	// removes the file. SpoolDir is where (default: os.TempDir()).
+	Spool    bool
+	SpoolDir string
+}
+
+// ItemCounts counts an audit's items by verdict, with their sealed bytes.
+type ItemCounts struct {
+	Items, Passed, Failed, Indeterminate int
+	Bytes                                int64
+}
+
+func (c *ItemCounts) add(it *ItemResult, n int) {
+	c.Items += n
+	c.Bytes += int64(n) * it.Size
+	switch it.Verdict {
+	case Passed:
+		c.Passed += n
+	case Failed:
+		c.Failed += n
+	default:
+		c.Indeterminate += n
+	}
 }
 
 // CheckpointInfo is how a report names a checkpoint.
@@ -54,11 +86,43 @@ type ArchiveResult struct {
 	Findings   []Finding       `json:"findings"`
 	Verdict    Verdict         `json:"verdict"`
 
+	// Items are the items in log order, then the files no entry lists
+	// (nil with ArchiveOptions.Spool: see EachItem).
 	Items    []*ItemResult `json:"-"`
+	Counts   ItemCounts    `json:"-"` // the items' verdicts and bytes
 	Missing  int           `json:"-"` // entries whose file is gone
 	Unlisted int           `json:"-"` // files no entry lists
 	// CheckpointNote is the signed checkpoint as found (for --update-witness).
 	CheckpointNote []byte `json:"-"`
+
+	spool *itemSpool
+}
+
+// Spooled reports whether the items are in a spool file (EachItem) rather
+// than in Items.
+func (r *ArchiveResult) Spooled() bool { return r.spool != nil }
+
+// EachItem calls yield for every item, in the order of Items, until yield
+// returns false. Spooled items are read back from their file (a new value
+// each time); the error is for failures to read it.
+func (r *ArchiveResult) EachItem(yield func(*ItemResult) bool) error {
+	if r.spool == nil {
+		for _, it := range r.Items {
+			if !yield(it) {
+				return nil
+			}
+		}
+		return nil
+	}
+	return r.spool.each(yield)
+}
+
+// Close removes the spool file, if any.
+func (r *ArchiveResult) Close() error {
+	if r.spool == nil {
+		return nil
+	}
+	return r.spool.close()
 }
 
 // Archive audits an evidence archive: the checkpoint (signature, signer
@@ -71,8 +135,22 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		trust = NewTrust(nil)
 	}
 	res := &ArchiveResult{Dir: dir, Findings: []Finding{}}
-	var mu sync.Mutex
-	items := map[int64]*ItemResult{} // by seq
+	var store itemStore = &memStore{bySeq: map[int64]*ItemResult{}}
+	if opts.Spool {
+		sp, err := newItemSpool(opts.SpoolDir)
+		if err != nil {
+			return nil, err
+		}
+		store, res.spool = sp, sp
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			res.Close()
+		}
+	}()
+	var mu sync.Mutex // guards res.Counts and storeErr
+	var storeErr error
 	selected := func(e *archive.Entry) bool {
 		if ctx.Err() != nil || !opts.Shard.Owns(e.Index) {
 			return false
@@ -88,8 +166,12 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 			it := JudgeOpened(o, "files/"+e.ArchiveName, trust)
 			it.Opened, it.Cert, it.Wave = nil, nil, nil // keep items small
 			it.Entry = e.Seq
+			err := store.put(e.Seq, it)
 			mu.Lock()
-			items[e.Seq] = it
+			res.Counts.add(it, 1)
+			if err != nil && storeErr == nil {
+				storeErr = err
+			}
 			mu.Unlock()
 			if opts.OnItem != nil {
 				opts.OnItem(it)
@@ -105,6 +187,9 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if storeErr != nil {
+		return nil, storeErr
 	}
 	res.ChainID, res.Origin, res.Entries = cr.Metadata.ChainID, cr.Metadata.Origin, cr.Size
 	if cp := cr.Checkpoint; cp != nil {
@@ -124,25 +209,46 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		}
 	}
 	var unlisted []*ItemResult
-	for _, p := range cr.Problems {
+	var cur *ItemResult // the item of the problems being merged, kept until the next seq
+	flush := func() error {
+		if cur == nil {
+			return nil
+		}
+		cur.Verdict = Judge(cur.Findings)
+		res.Counts.add(cur, 1)
+		err := store.put(cur.Entry, cur)
+		cur = nil
+		return err
+	}
+	for _, p := range cr.Problems { // sorted by seq
 		switch {
 		case p.Seq > 0:
 			if !opts.Shard.Owns(p.Seq - 1) {
 				continue
 			}
-			it := items[p.Seq]
-			if it == nil {
-				if opts.Names != nil && !opts.Names[strings.TrimPrefix(p.Name, "files/")] {
-					continue
+			if cur == nil || cur.Entry != p.Seq {
+				if err := flush(); err != nil {
+					return nil, err
 				}
-				it = &ItemResult{Path: p.Name, Entry: p.Seq, Findings: []Finding{}}
-				items[p.Seq] = it
+				it, err := store.get(p.Seq)
+				if err != nil {
+					return nil, err
+				}
+				if it == nil {
+					if opts.Names != nil && !opts.Names[strings.TrimPrefix(p.Name, "files/")] {
+						continue
+					}
+					it = &ItemResult{Path: p.Name, Entry: p.Seq, Findings: []Finding{}}
+				} else {
+					res.Counts.add(it, -1)
+				}
+				cur = it
 			}
 			if p.Code == archive.CodeEntryMissingFile {
 				res.Missing++
 			}
-			if !slices.ContainsFunc(it.Findings, func(f Finding) bool { return f.Code == p.Code }) {
-				it.Findings = append(it.Findings, NewFinding(p.Code, "%s", p.Detail))
+			if !slices.ContainsFunc(cur.Findings, func(f Finding) bool { return f.Code == p.Code }) {
+				cur.Findings = append(cur.Findings, NewFinding(p.Code, "%s", p.Detail))
 			}
 		case p.Code == archive.CodeUnlistedFile:
 			if opts.Shard.I != 0 || opts.Names != nil {
@@ -162,26 +268,224 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 			res.Findings = append(res.Findings, NewFinding(p.Code, "%s", msg))
 		}
 	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
 	if opts.Shard.I != 0 {
 		res.Findings = []Finding{} // shard 0 reports them
 	}
-	seqs := make([]int64, 0, len(items))
-	for s := range items {
-		seqs = append(seqs, s)
-	}
-	slices.Sort(seqs)
-	for _, s := range seqs {
-		it := items[s]
-		it.Verdict = Judge(it.Findings)
-		res.Items = append(res.Items, it)
-	}
 	slices.SortFunc(unlisted, func(a, b *ItemResult) int { return cmp.Compare(a.Path, b.Path) })
-	res.Items = append(res.Items, unlisted...)
+	for _, it := range unlisted {
+		res.Counts.add(it, 1)
+		if err := store.put(0, it); err != nil {
+			return nil, err
+		}
+	}
+	if ms, isMem := store.(*memStore); isMem {
+		res.Items = ms.items()
+	} else if err := res.spool.sync(); err != nil {
+		return nil, err
+	}
 	res.Verdict = Judge(res.Findings)
+	ok = true
 	return res, nil
 }
 
 // String summarizes the result in one line.
 func (r *ArchiveResult) String() string {
 	return fmt.Sprintf("archive %s: chain %s, %d entries, verdict %s", r.Dir, r.ChainID, r.Entries, r.Verdict)
+}
+
+// itemStore keeps an audit's items by seq (0: a file no entry lists, kept
+// in the order put) until the report is written.
+type itemStore interface {
+	put(seq int64, it *ItemResult) error // replaces the item of seq
+	get(seq int64) (*ItemResult, error)  // nil when there is none
+}
+
+// memStore keeps the items in memory.
+type memStore struct {
+	mu    sync.Mutex
+	bySeq map[int64]*ItemResult
+	tail  []*ItemResult
+}
+
+func (m *memStore) put(seq int64, it *ItemResult) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if seq == 0 {
+		m.tail = append(m.tail, it)
+	} else {
+		m.bySeq[seq] = it
+	}
+	return nil
+}
+
+func (m *memStore) get(seq int64) (*ItemResult, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bySeq[seq], nil
+}
+
+func (m *memStore) items() []*ItemResult {
+	seqs := make([]int64, 0, len(m.bySeq))
+	for s := range m.bySeq {
+		seqs = append(seqs, s)
+	}
+	slices.Sort(seqs)
+	out := make([]*ItemResult, 0, len(seqs)+len(m.tail))
+	for _, s := range seqs {
+		out = append(out, m.bySeq[s])
+	}
+	return append(out, m.tail...)
+}
+
+// itemSpool keeps the items in a temporary file, one JSON line each, in
+// the order they come (workers finish out of order); in memory only the
+// offset of each seq's latest line (8 bytes an entry).
+type itemSpool struct {
+	mu   sync.Mutex
+	f    *os.File
+	w    *bufio.Writer
+	size int64   // bytes written
+	offs []int64 // by seq-1: 1 + the offset of the item's line; 0 for none
+	tail []int64 // offsets of the items without a seq, in order
+}
+
+func newItemSpool(dir string) (*itemSpool, error) {
+	f, err := os.CreateTemp(dir, "tlseal-items-*.jsonl")
+	if err != nil {
+		return nil, fmt.Errorf("item spool: %w", err)
+	}
+	// Unlinked at once where the system allows it, so that nothing is left
+	// behind if the process dies; close removes it elsewhere.
+	os.Remove(f.Name())
+	return &itemSpool{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (s *itemSpool) put(seq int64, it *ItemResult) error {
+	line, err := json.Marshal(it)
+	if err != nil {
+		return err
+	}
+	line = append(line, '\n')
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.w.Write(line); err != nil {
+		return fmt.Errorf("item spool: %w", err)
+	}
+	off := s.size
+	s.size += int64(len(line))
+	if seq <= 0 {
+		s.tail = append(s.tail, off)
+		return nil
+	}
+	if n := seq - int64(len(s.offs)); n > 0 {
+		s.offs = append(s.offs, make([]int64, n)...)
+	}
+	s.offs[seq-1] = off + 1
+	return nil
+}
+
+func (s *itemSpool) get(seq int64) (*ItemResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq <= 0 || seq > int64(len(s.offs)) || s.offs[seq-1] == 0 {
+		return nil, nil
+	}
+	if err := s.w.Flush(); err != nil {
+		return nil, fmt.Errorf("item spool: %w", err)
+	}
+	r := spoolReader{f: s.f, buf: make([]byte, 4<<10)}
+	return r.item(s.offs[seq-1] - 1)
+}
+
+// sync writes out what is buffered: the spool is complete.
+func (s *itemSpool) sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("item spool: %w", err)
+	}
+	return nil
+}
+
+func (s *itemSpool) each(yield func(*ItemResult) bool) error {
+	if err := s.sync(); err != nil {
+		return err
+	}
+	r := spoolReader{f: s.f, buf: make([]byte, 64<<10), bufOff: -1}
+	for _, o := range s.offs {
+		if o == 0 {
+			continue
+		}
+		it, err := r.item(o - 1)
+		if err != nil {
+			return err
+		}
+		if !yield(it) {
+			return nil
+		}
+	}
+	for _, o := range s.tail {
+		it, err := r.item(o)
+		if err != nil {
+			return err
+		}
+		if !yield(it) {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (s *itemSpool) close() error {
+	err := s.f.Close()
+	if rerr := os.Remove(s.f.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// spoolReader reads lines of the spool through a window of the file: the
+// items come back nearly in the order they were written.
+type spoolReader struct {
+	f      *os.File
+	buf    []byte
+	bufOff int64 // file offset of buf[0]
+	n      int   // valid bytes in buf
+}
+
+func (r *spoolReader) item(off int64) (*ItemResult, error) {
+	line, err := r.line(off)
+	if err != nil {
+		return nil, fmt.Errorf("item spool: %w", err)
+	}
+	it := new(ItemResult)
+	if err := json.Unmarshal(line, it); err != nil {
+		return nil, fmt.Errorf("item spool: %w", err)
+	}
+	return it, nil
+}
+
+func (r *spoolReader) line(off int64) ([]byte, error) {
+	for {
+		if r.n > 0 && off >= r.bufOff && off < r.bufOff+int64(r.n) {
+			b := r.buf[off-r.bufOff : r.n]
+			if i := bytes.IndexByte(b, '\n'); i >= 0 {
+				return b[:i], nil
+			}
+			if off == r.bufOff && r.n == len(r.buf) {
+				r.buf = make([]byte, 2*len(r.buf)) // a line longer than the window
+			}
+		}
+		n, err := r.f.ReadAt(r.buf, off)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		r.bufOff, r.n = off, n
+		if n < len(r.buf) && bytes.IndexByte(r.buf[:n], '\n') < 0 {
+			return nil, io.ErrUnexpectedEOF
+		}
+	}
 }

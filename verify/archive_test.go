@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/elliptic"
 	"crypto/x509"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"maps"
@@ -84,6 +85,7 @@ func audit(t *testing.T, dir string, trust *verify.Trust, opts verify.ArchiveOpt
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkSpooled(t, dir, trust, opts, res)
 	var codes []string
 	vs := []verify.Verdict{res.Verdict}
 	for _, f := range res.Findings {
@@ -96,6 +98,57 @@ func audit(t *testing.T, dir string, trust *verify.Trust, opts verify.ArchiveOpt
 		}
 	}
 	return res, codes, verify.Combine(vs...)
+}
+
+// checkSpooled audits again with the items spooled to a file: the same
+// items come back, in the same order, with the same counts.
+func checkSpooled(t *testing.T, dir string, trust *verify.Trust, opts verify.ArchiveOptions, want *verify.ArchiveResult) {
+	t.Helper()
+	opts.Spool, opts.SpoolDir = true, t.TempDir()
+	res, err := verify.Archive(context.Background(), dir, trust, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Items != nil || !res.Spooled() {
+		t.Fatalf("spooled result holds %d items in memory", len(res.Items))
+	}
+	var got []*verify.ItemResult
+	for range 2 { // as often as needed
+		got = got[:0]
+		if err := res.EachItem(func(it *verify.ItemResult) bool { got = append(got, it); return true }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var counts verify.ItemCounts
+	for _, it := range want.Items {
+		counts.Items++
+		counts.Bytes += it.Size
+		switch it.Verdict {
+		case verify.Passed:
+			counts.Passed++
+		case verify.Failed:
+			counts.Failed++
+		default:
+			counts.Indeterminate++
+		}
+	}
+	a, _ := json.Marshal(want.Items)
+	b, _ := json.Marshal(got)
+	if string(a) != string(b) {
+		t.Errorf("spooled items differ:\nmemory:  %s\nspooled: %s", a, b)
+	}
+	if want.Counts != counts || res.Counts != counts {
+		t.Errorf("counts: memory %+v, spooled %+v, want %+v", want.Counts, res.Counts, counts)
+	}
+	if res.Missing != want.Missing || res.Unlisted != want.Unlisted || res.Verdict != want.Verdict || len(res.Findings) != len(want.Findings) {
+		t.Errorf("spooled result %+v, memory %+v", res, want)
+	}
+	if err := res.Close(); err != nil {
+		t.Error(err)
+	}
+	if left, _ := os.ReadDir(opts.SpoolDir); len(left) != 0 {
+		t.Errorf("spool files left behind: %v", left)
+	}
 }
 
 // TestArchiveTamperMatrix: a real archive with JSON and WAV entries, two

@@ -82,10 +82,11 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	rep := report.New(append([]string{"tlseal", "verify"}, args...), trust, time.Now())
 	rep.Case = opts.report.caseOrNil()
 	if len(archives) == 1 {
-		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs})
+		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs, Spool: true})
 		if err != nil {
 			return err
 		}
+		defer res.Close()
 		rep.AddArchive(res)
 	}
 	var opErr error
