@@ -57,7 +57,7 @@ func RefWriteText(w io.Writer, r *Report) error {
 		if w := a.Witness; w != nil {
 			fmt.Fprintf(&b, ", witness size %d", w.Size)
 		}
-		fmt.Fprintf(&b, ": %s\n", strings.ToUpper(string(a.Verdict)))
+		fmt.Fprintf(&b, ": log and checkpoint %s\n", strings.ToUpper(string(a.Verdict)))
 		for _, f := range a.Findings {
 			fmt.Fprintf(&b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
 		}
