@@ -47,6 +47,9 @@ type ArchiveOptions struct {
 	// removes the file. SpoolDir is where (default: os.TempDir()).
 	Spool    bool
 	SpoolDir string
+	// EntryNotes are findings recorded about entries outside the log (the
+	// watcher's journal: watch.incomplete), attached to their items.
+	EntryNotes []EntryNote
 }
 
 // ItemCounts counts an audit's items by verdict, with their sealed bytes.
@@ -123,6 +126,14 @@ func (r *ArchiveResult) Close() error {
 		return nil
 	}
 	return r.spool.close()
+}
+
+// EntryNote is a finding about an archive entry recorded outside the log.
+type EntryNote struct {
+	Seq         int64
+	ArchiveName string
+	Code        string
+	Message     string
 }
 
 // Archive audits an evidence archive: the checkpoint (signature, signer
@@ -220,6 +231,10 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		cur = nil
 		return err
 	}
+	for _, n := range opts.EntryNotes {
+		cr.Problems = append(cr.Problems, archive.Problem{Code: n.Code, Seq: n.Seq, Name: "files/" + n.ArchiveName, Detail: n.Message})
+	}
+	slices.SortStableFunc(cr.Problems, func(a, b archive.Problem) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, p := range cr.Problems { // sorted by seq
 		switch {
 		case p.Seq > 0:

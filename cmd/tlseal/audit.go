@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/tlseal/tlseal/internal/atomicfile"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/verify"
+	"github.com/tlseal/tlseal/watch"
 )
 
 type auditOptions struct {
@@ -135,6 +137,9 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 		if aopts.Names, err = readNames(root, opts.filesFrom); err != nil {
 			return err
 		}
+	}
+	if aopts.EntryNotes, err = watcherNotes(dir); err != nil {
+		return err
 	}
 	if opts.witness != "" {
 		w, err := os.ReadFile(opts.witness)
@@ -300,4 +305,19 @@ func boundMemory() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(auditMemoryLimit)
 	}
+}
+
+// watcherNotes reads the findings the watcher journaled about entries of
+// the archive (ARCHIVE/watch/findings.jsonl, the default state directory),
+// so that the audit shows them with their items.
+func watcherNotes(dir string) ([]verify.EntryNote, error) {
+	fs, err := watch.ReadFindings(filepath.Join(dir, "watch"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the watcher's findings: %w", err)
+	}
+	notes := make([]verify.EntryNote, 0, len(fs))
+	for _, f := range fs {
+		notes = append(notes, verify.EntryNote{Seq: f.Seq, ArchiveName: f.ArchiveName, Code: f.Code, Message: f.Message})
+	}
+	return notes, nil
 }

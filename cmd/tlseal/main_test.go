@@ -34,6 +34,7 @@ func TestScripts(t *testing.T) {
 			"mkevent": cmdMkEvent,
 			"flip":    cmdFlip,
 			"waitfor": cmdWaitFor,
+			"cut":     cmdCut,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CI", os.Getenv("CI"))
@@ -162,4 +163,11 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear within %v", args[0], limit)
+}
+
+// cut FILE N: keep the first N bytes of FILE (a recording cut short).
+func cmdCut(ts *testscript.TestScript, neg bool, args []string) {
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	ts.Check(os.Truncate(ts.MkAbs(args[0]), int64(n)))
 }

@@ -82,7 +82,11 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	rep := report.New(append([]string{"tlseal", "verify"}, args...), trust, time.Now())
 	rep.Case = opts.report.caseOrNil()
 	if len(archives) == 1 {
-		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs, Spool: true})
+		notes, err := watcherNotes(archives[0])
+		if err != nil {
+			return err
+		}
+		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs, Spool: true, EntryNotes: notes})
 		if err != nil {
 			return err
 		}
