@@ -102,10 +102,12 @@ func cmdPKI(args []string) error {
 
 // cmdWAV writes a 16-bit stereo 48 kHz PCM WAVE file of exactly -size bytes
 // whose samples are pseudo-random noise (the content does not matter to
-// hashing; noise keeps any layer from compressing it).
+// hashing; noise keeps any layer from compressing it). -seed varies the
+// noise; seed 0 is the noise of earlier runs.
 func cmdWAV(args []string) error {
 	fs := flag.NewFlagSet("wav", flag.ContinueOnError)
 	size := fs.Int64("size", 512<<20, "file size in bytes (even, at least 44)")
+	seed := fs.Uint64("seed", 0, "noise seed (files of different seeds differ)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -122,7 +124,9 @@ func cmdWAV(args []string) error {
 	binary.LittleEndian.PutUint32(hdr[40:], uint32(data))
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.Write(hdr)
-	rng := mrand.NewChaCha8([32]byte{'t', 'l', 's', 'e', 'a', 'l', '-', 'b', 'e', 'n', 'c', 'h'})
+	key := [32]byte{'t', 'l', 's', 'e', 'a', 'l', '-', 'b', 'e', 'n', 'c', 'h'}
+	binary.LittleEndian.PutUint64(key[24:], *seed)
+	rng := mrand.NewChaCha8(key)
 	buf := make([]byte, 1<<20)
 	for left := data; left > 0; {
 		n := min(left, int64(len(buf)))

@@ -5,9 +5,12 @@
 // docs/performance.md. It is not part of tlseal.
 //
 //	benchtool pki DIR                              ca.pem, signer.pem, signer.key
-//	benchtool wav -size BYTES OUT                  a PCM WAV of noise
+//	benchtool wav -size BYTES [-seed S] OUT        a PCM WAV of noise
 //	benchtool events -cert C -key K -n N -size B DIR   N sealed event files of about B bytes
 //	benchtool sha256 FILE...                       Go's SHA-256, read in 1 MiB pieces
+//	benchtool sha256par [-jobs N] [-list F] [FILE|DIR...]  the same on N goroutines (N cores × Go SHA-256)
+//	benchtool originals -cert C -key K -n N [-first K] -size B DIR  unsealed event files for tlseal ingest
+//	benchtool audit -ca CA [-cpuprofile F] [-memprofile F] ARCHIVE  tlseal audit in process (profiling)
 //	benchtool seal -cert C -key K IN OUT           timeline.Seal to OUT without fsync (diagnostic)
 //	benchtool time -runs N -warmup W [-prepare CMD] -name K -o OUT.json CMD
 //	benchtool idle [-min 0.9] [-window 1s] [-timeout 2m]   wait for a quiet machine
@@ -34,6 +37,12 @@ func main() {
 		err = cmdEvents(args)
 	case "sha256":
 		err = cmdSHA256(args)
+	case "sha256par":
+		err = cmdSHA256Par(args)
+	case "audit":
+		err = cmdAudit(args)
+	case "originals":
+		err = cmdOriginals(args)
 	case "seal":
 		err = cmdSeal(args)
 	case "time":
@@ -52,6 +61,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchtool pki|wav|events|sha256|seal|time|idle|report ... (see bench/run.sh)")
+	fmt.Fprintln(os.Stderr, "usage: benchtool pki|wav|events|originals|sha256|sha256par|seal|audit|time|idle|report ... (see bench/run.sh)")
 	os.Exit(2)
 }

@@ -14,11 +14,13 @@ import (
 	"strings"
 )
 
-// The generated part of docs/performance.md lies between these markers;
-// the rest of the file is left as it is.
+// The generated parts of docs/performance.md lie between these markers, one
+// pair per section of bench/run.sh; the rest of the file is left as it is.
 const (
-	beginMarker = "<!-- BEGIN bench/run.sh: generated, do not edit by hand -->"
-	endMarker   = "<!-- END bench/run.sh -->"
+	beginMarker      = "<!-- BEGIN bench/run.sh: generated, do not edit by hand -->"
+	endMarker        = "<!-- END bench/run.sh -->"
+	auditBeginMarker = "<!-- BEGIN bench/run.sh audit: generated, do not edit by hand -->"
+	auditEndMarker   = "<!-- END bench/run.sh audit -->"
 )
 
 // meas is one measured command (from a hyperfine export).
@@ -118,17 +120,34 @@ func cmdReport(args []string) error {
 	if err != nil {
 		return err
 	}
-	section, verdicts := render(r)
-	if err := spliceDoc(*doc, section); err != nil {
-		return err
+	// Each section is rewritten only when this run measured it.
+	ran := false
+	if r.facts["mode"] != "" {
+		section, verdicts := render(r)
+		if err := spliceDoc(*doc, beginMarker, endMarker, section); err != nil {
+			return err
+		}
+		fmt.Print(verdicts)
+		ran = true
 	}
-	fmt.Print(verdicts)
+	if r.facts["audit_mode"] != "" {
+		section, verdicts := renderAudit(r)
+		if err := spliceDoc(*doc, auditBeginMarker, auditEndMarker, section); err != nil {
+			return err
+		}
+		fmt.Print(verdicts)
+		ran = true
+	}
+	if !ran {
+		return errors.New("the results hold no section (no mode or audit_mode in facts.env)")
+	}
 	return nil
 }
 
-// spliceDoc replaces the generated section of doc (or creates the document,
-// or appends the section when the document has no markers).
-func spliceDoc(doc, section string) error {
+// spliceDoc replaces the generated section of doc between the markers (or
+// creates the document, or appends the section when the document does not
+// have these markers).
+func spliceDoc(doc, beginMarker, endMarker, section string) error {
 	gen := beginMarker + "\n" + section + endMarker + "\n"
 	old, err := os.ReadFile(doc)
 	switch {
@@ -268,13 +287,7 @@ func render(r *results) (string, string) {
 		w("> This is a quick run on small fixtures, a smoke test of the script: its ratios are not the\n")
 		w("> figures of the targets, which are stated for a 512 MiB WAV and 5,000 JSON files.\n\n")
 	}
-	w("| machine | |\n|---|---|\n")
-	w("| CPU | %s (%s logical CPUs, `nproc`) |\n", r.fact("cpu"), r.fact("nproc"))
-	w("| memory | %s |\n", r.fact("mem"))
-	w("| kernel, file system | %s, %s |\n", r.fact("kernel"), r.fact("fs"))
-	w("| Go | %s |\n", r.fact("go"))
-	w("| tools | %s |\n", r.fact("tools"))
-	w("| timing | %s; figures are the **best** (minimum) of the runs, the median also shown; page cache warm |\n\n", r.fact("timer"))
+	machineTable(&b, r, "timer")
 
 	w("### Targets (issue 2)\n\n")
 	w("Ratios are of the best times of commands measured side by side in this run: on a shared\n")
@@ -408,7 +421,8 @@ func render(r *results) (string, string) {
 		w("```\n\n")
 	}
 	w("### Reproduce\n\n")
-	w("    bench/run.sh                      # full run: 512 MiB WAV, 5,000 JSON files; rewrites this section\n")
+	w("    bench/run.sh                      # full run of both sections; rewrites this one and the audit's\n")
+	w("    TLSEAL_BENCH_SECTIONS=verify bench/run.sh  # this section only: 512 MiB WAV, 5,000 JSON files\n")
 	w("    TLSEAL_BENCH_QUICK=1 bench/run.sh # smoke test on small fixtures; writes its report elsewhere\n\n")
 	w("It needs Go, hashdeep, openssl, jq and GNU time (installed with apt-get when missing and run as\n")
 	w("root) and uses hyperfine when present (else `bin/benchtool time`, the same statistics). The\n")
@@ -416,6 +430,18 @@ func render(r *results) (string, string) {
 	w("and `benchtool` (bench/benchtool) and a copy of `bench/recipe.sh`; `pki/` the development CA\n")
 	w("and signer. This run's settings: %s.\n", r.fact("settings"))
 	return b.String(), verdicts.String()
+}
+
+// machineTable describes the machine and the timing of a section.
+func machineTable(b *strings.Builder, r *results, timerKey string) {
+	w := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	w("| machine | |\n|---|---|\n")
+	w("| CPU | %s (%s logical CPUs, `nproc`) |\n", r.fact("cpu"), r.fact("nproc"))
+	w("| memory | %s |\n", r.fact("mem"))
+	w("| kernel, file system | %s, %s |\n", r.fact("kernel"), r.fact("fs"))
+	w("| Go | %s |\n", r.fact("go"))
+	w("| tools | %s |\n", r.fact("tools"))
+	w("| timing | %s; figures are the **best** (minimum) of the runs, the median also shown; page cache warm |\n\n", r.fact(timerKey))
 }
 
 var mdStrip = strings.NewReplacer("`", "", "**", "")
