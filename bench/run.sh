@@ -115,6 +115,14 @@ case $doc in /*) ;; *) doc=$PWD/$doc ;; esac
 
 say() { printf '\n== %s\n' "$*"; }
 
+# Every discarded output goes to /dev/null: if something replaced it with a
+# regular file (an atomic write to /dev/null as root does), the figures would
+# include writing to disk.
+if [ ! -c /dev/null ]; then
+  echo "bench/run.sh: /dev/null is not a character device; restore it (as root: rm /dev/null && mknod -m 666 /dev/null c 1 3)" >&2
+  exit 2
+fi
+
 # --- tools -----------------------------------------------------------------
 need=()
 for t in hashdeep:hashdeep openssl:openssl jq:jq /usr/bin/time:time hyperfine:hyperfine; do

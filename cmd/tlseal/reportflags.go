@@ -130,6 +130,22 @@ func (f *reportFlags) emit(root *rootOptions, targets []reportTarget, rep *repor
 				return err
 			}
 		}
+		if st, err := os.Stat(t.path); err == nil && !st.Mode().IsRegular() {
+			// A device or pipe (/dev/null, /dev/stdout): write to it; a
+			// rename would replace it by a regular file.
+			f, err := os.OpenFile(t.path, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			err = w.write(f, rep)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		out, err := atomicfile.Create(t.path, 0o644)
 		if err != nil {
 			return err
