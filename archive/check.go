@@ -3,16 +3,17 @@ package archive
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
+	"cmp"
 	"crypto/x509"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -131,19 +132,41 @@ func Check(dir string, opts CheckOptions) (*CheckResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &checker{dir: dir, meta: meta, opts: opts, res: &CheckResult{Metadata: meta},
-		names: newSeqIndex(), envs: newSeqIndex(), sources: newSeqIndex()}
+	c := &checker{dir: dir, meta: meta, opts: opts, res: &CheckResult{Metadata: meta}}
 	l, err := openLog(dir, false)
 	if err != nil {
 		return nil, err
 	}
 	defer l.close()
 	c.l = l
+	c.newIndexes()
 	c.checkpoint()
-	if err := c.scan(); err != nil {
-		return nil, err
+
+	// Files are checked by workers while the log is scanned; files/ is
+	// walked while they finish.
+	jobs := c.opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
 	}
-	if err := c.walkFiles(); err != nil {
+	work := make(chan *Entry, jobs*4)
+	var wg sync.WaitGroup
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range work {
+				c.checkFile(e)
+			}
+		}()
+	}
+	err = c.scan(work)
+	close(work)
+	if err == nil {
+		c.crossCheck()
+		err = c.walkFiles()
+	}
+	wg.Wait()
+	if err != nil {
 		return nil, err
 	}
 	sort.SliceStable(c.res.Problems, func(i, j int) bool {
@@ -165,13 +188,30 @@ type checker struct {
 	mu   sync.Mutex
 
 	witness *Checkpoint
-	// The per-entry indexes keep 16 bytes an entry (an archive of a
-	// million entries is audited in bounded memory); a hit is confirmed
-	// against the log itself, so hash collisions cannot cause a finding.
-	names   *seqIndex // archive name → seq
-	envs    *seqIndex // envelope bytes → seq
-	sources *seqIndex // source name → last seq
-	offsets []int64   // seq-1 → offset of the record in log/entries
+	// What the entries share is found after the scan (crossCheck) from
+	// per-entry indexes of 16 bytes an entry, so that an archive of
+	// millions of entries is audited in bounded memory.
+	names   *keyIndex      // archive names
+	envs    *keyIndex      // envelopes
+	sources *keyIndex      // source names (the envelopes' name)
+	claims  []versionClaim // the records' prevVersion, where not 0, in seq order
+	offsets []int64        // seq-1 → offset of the record in log/entries
+}
+
+// versionClaim is a record's prevVersion.
+type versionClaim struct{ seq, prev int64 }
+
+// newIndexes presizes the per-entry indexes from log/index (bounded by what
+// log/entries can hold, should the index be damaged).
+func (c *checker) newIndexes() {
+	isz, _ := fileSize(c.l.index)
+	esz, _ := fileSize(c.l.entries)
+	n := min(isz/indexRecordLen, esz/(recordOverhead+recordFixed)) + 1
+	seed := maphash.MakeSeed()
+	c.names = newKeyIndex(n, seed, c.archiveNameOf)
+	c.envs = newKeyIndex(n, seed, c.envelopeOf)
+	c.sources = newKeyIndex(n, seed, c.sourceNameOf)
+	c.offsets = make([]int64, 0, n)
 }
 
 func (c *checker) add(code string, seq int64, name, format string, args ...any) {
@@ -251,7 +291,7 @@ func (f *frontier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 // scan reads log/entries from the start, recomputing the tree.
-func (c *checker) scan() error {
+func (c *checker) scan(work chan<- *Entry) error {
 	esz, err := fileSize(c.l.entries)
 	if err != nil {
 		return errorf(IO, entriesFile, err, "")
@@ -264,7 +304,7 @@ func (c *checker) scan() error {
 	var fr frontier
 	cp, w := c.res.Checkpoint, c.witness
 	checkRoot := func(n int64) {
-		if cp == nil && w == nil {
+		if !(cp != nil && cp.Size == n || w != nil && w.Size == n) {
 			return
 		}
 		root, _ := tlog.TreeHash(n, &fr)
@@ -276,45 +316,30 @@ func (c *checker) scan() error {
 		}
 	}
 	checkRoot(0)
-	jobs := c.opts.Jobs
-	if jobs <= 0 {
-		jobs = runtime.GOMAXPROCS(0)
-	}
-	work := make(chan *Entry, jobs*4)
-	var wg sync.WaitGroup
-	for range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for e := range work {
-				c.checkFile(e)
-			}
-		}()
-	}
-	defer func() { close(work); wg.Wait() }()
 
-	sc := newRecordScanner(c.l.entries, 0, esz)
+	next, stop := c.readAhead(esz)
+	defer stop()
 	prevHash := ""
 	var n int64
 	for {
-		r, off, length, err := sc.next()
-		if err == io.EOF {
+		it := next()
+		if it.err == io.EOF {
 			break
 		}
-		if err != nil {
-			if tornTail(c.l.entries, sc.off, esz, err) && (cp == nil || n >= cp.Size) {
-				c.add(CodeTornTail, 0, entriesFile, "%v (%d bytes; the next writer removes them)", err, esz-sc.off)
+		if err := it.err; err != nil {
+			if tornTail(c.l.entries, it.off, esz, err) && (cp == nil || n >= cp.Size) {
+				c.add(CodeTornTail, 0, entriesFile, "%v (%d bytes; the next writer removes them)", err, esz-it.off)
 			} else {
 				c.add(CodeRecordInvalid, n+1, entriesFile, "%v; the records after it are not checked", err)
 			}
 			break
 		}
 		n++
+		r, off, length, e := it.r, it.off, it.length, it.e
 		c.offsets = append(c.offsets, off)
-		e := newEntry(r, off, length)
 		e.Index, e.Seq = n-1, n
 		c.checkEntry(e, r, prevHash)
-		prevHash = e.EnvelopeSHA256()
+		prevHash = it.envSHA256
 
 		hs, _ := tlog.StoredHashesForRecordHash(n-1, e.LeafHash, &fr)
 		for i, h := range hs {
@@ -349,7 +374,7 @@ func (c *checker) scan() error {
 					indexBad = true
 				}
 			} else {
-				want := (&indexRecord{Offset: off, Length: length, Seq: n, NameHash: nameHash(r.ArchiveName), SrcHash: nameHash(e.Name)}).marshal()
+				want := (&indexRecord{Offset: off, Length: length, Seq: n, NameHash: it.nameHash, SrcHash: it.srcHash}).marshal()
 				if !bytes.Equal(b[:], want) {
 					c.add(CodeIndexMismatch, n, indexFile, "index record %d does not describe entry %d", n-1, n)
 					indexBad = true
@@ -374,32 +399,107 @@ func (c *checker) scan() error {
 	return nil
 }
 
+// scannedRecord is a record of log/entries, parsed by readAhead.
+type scannedRecord struct {
+	r         *record
+	off       int64
+	length    int
+	err       error // io.EOF at the end; a *RecordError stops the scan
+	e         *Entry
+	envSHA256 string // the next entry's chain.prev
+	nameHash  uint32 // of the archive name, for log/index
+	srcHash   uint32 // of the source name
+}
+
+// readAhead reads log/entries on a goroutine of its own and parses its
+// records in batches on every core (envelope parsing and hashing are most
+// of a scan's work, and the file checks wait for the scan); next returns
+// them in order. stop releases the goroutines when the scan ends early.
+func (c *checker) readAhead(size int64) (next func() *scannedRecord, stop func()) {
+	const batchLen = 128
+	type batch struct {
+		items []scannedRecord
+		ready chan struct{}
+	}
+	jobs := c.opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
+	ordered := make(chan *batch, 2*jobs)
+	parse := make(chan *batch, 2*jobs)
+	done := make(chan struct{})
+	go func() {
+		defer close(ordered)
+		defer close(parse)
+		sc := newRecordScanner(c.l.entries, 0, size)
+		for last := false; !last; {
+			b := &batch{items: make([]scannedRecord, 0, batchLen), ready: make(chan struct{})}
+			for len(b.items) < batchLen && !last {
+				off := sc.off
+				r, _, length, err := sc.next()
+				b.items = append(b.items, scannedRecord{r: r, off: off, length: length, err: err})
+				last = err != nil
+			}
+			select {
+			case ordered <- b:
+			case <-done:
+				return
+			}
+			parse <- b // parse never blocks for long: the parsers drain it
+		}
+	}()
+	for range jobs {
+		go func() {
+			for b := range parse {
+				for i := range b.items {
+					it := &b.items[i]
+					if it.err != nil {
+						continue
+					}
+					it.e = newEntry(it.r, it.off, it.length)
+					it.envSHA256 = it.e.EnvelopeSHA256()
+					it.nameHash, it.srcHash = nameHash(it.r.ArchiveName), nameHash(it.e.Name)
+				}
+				close(b.ready)
+			}
+		}()
+	}
+	var cur *batch
+	var pos int
+	next = func() *scannedRecord {
+		for cur == nil || pos == len(cur.items) {
+			b, ok := <-ordered
+			if !ok {
+				return &scannedRecord{err: io.EOF}
+			}
+			<-b.ready
+			cur, pos = b, 0
+		}
+		pos++
+		return &cur.items[pos-1]
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { close(done) }) }
+	return next, stop
+}
+
 // checkEntry checks a record's own consistency and its chain link.
 func (c *checker) checkEntry(e *Entry, r *record, prevHash string) {
 	name := filesDir + "/" + r.ArchiveName
 	if r.Seq != e.Seq {
 		c.add(CodeChainGap, e.Seq, name, "record %d of log/entries has seq %d", e.Seq, r.Seq)
 	}
-	if prev, dup := c.names.get(r.ArchiveName, c.archiveNameOf); dup {
-		c.add(CodeChainDuplicate, e.Seq, name, "archive name already used by entry %d", prev)
-	}
-	c.names.put(r.ArchiveName, e.Seq, c.archiveNameOf)
-	if prev, dup := c.envs.get(string(r.Envelope), c.envelopeOf); dup {
-		c.add(CodeChainDuplicate, e.Seq, name, "the same seal as entry %d", prev)
-	}
-	c.envs.put(string(r.Envelope), e.Seq, c.envelopeOf)
+	c.names.add(r.ArchiveName, e.Seq)
+	c.envs.add(string(r.Envelope), e.Seq)
 	env := e.Envelope
 	if env == nil {
 		c.add(codeSealMalformed, e.Seq, name, "the logged envelope: %v", e.EnvelopeErr)
 		return
 	}
-	last, _ := c.sources.get(env.Name, c.sourceNameOf)
-	if r.PrevVersion != 0 || last != 0 {
-		if got, want := r.PrevVersion, last; got != want {
-			c.add(CodeRecordInvalid, e.Seq, name, "the record says the previous version of %q is entry %d, the log says %d", env.Name, got, want)
-		}
+	c.sources.add(env.Name, e.Seq)
+	if r.PrevVersion != 0 {
+		c.claims = append(c.claims, versionClaim{e.Seq, r.PrevVersion})
 	}
-	c.sources.put(env.Name, e.Seq, c.sourceNameOf)
 	ch := env.Chain
 	switch {
 	case ch == nil:
@@ -413,6 +513,55 @@ func (c *checker) checkEntry(e *Entry, r *record, prevHash string) {
 		}
 		if ch.Prev != prevHash {
 			c.add(CodeChainPrevMismatch, e.Seq, name, "chain.prev is not the SHA-256 of entry %d's envelope", e.Seq-1)
+		}
+	}
+}
+
+// crossCheck finds what entries share: an archive name or a seal (each
+// must be unique), and a source name (each entry's prevVersion must be the
+// entry with the same source name before it, 0 for the first).
+func (c *checker) crossCheck() {
+	c.names.sort()
+	c.names.shared(func(seqs []int64) {
+		for i, seq := range seqs[1:] {
+			name, _ := c.archiveNameOf(seq)
+			c.add(CodeChainDuplicate, seq, filesDir+"/"+name, "archive name already used by entry %d", seqs[i])
+		}
+	})
+	c.envs.sort()
+	c.envs.shared(func(seqs []int64) {
+		for i, seq := range seqs[1:] {
+			name, _ := c.archiveNameOf(seq)
+			c.add(CodeChainDuplicate, seq, filesDir+"/"+name, "the same seal as entry %d", seqs[i])
+		}
+	})
+	c.sources.sort()
+	var want []versionClaim
+	c.sources.shared(func(seqs []int64) {
+		for i, seq := range seqs[1:] {
+			want = append(want, versionClaim{seq, seqs[i]})
+		}
+	})
+	slices.SortFunc(want, func(a, b versionClaim) int { return cmp.Compare(a.seq, b.seq) })
+	// Both lists are in seq order: merge them.
+	got := c.claims
+	for len(got) > 0 || len(want) > 0 {
+		var seq, g, w int64
+		switch {
+		case len(want) == 0 || len(got) > 0 && got[0].seq < want[0].seq:
+			seq, g = got[0].seq, got[0].prev
+			got = got[1:]
+		case len(got) == 0 || want[0].seq < got[0].seq:
+			seq, w = want[0].seq, want[0].prev
+			want = want[1:]
+		default:
+			seq, g, w = got[0].seq, got[0].prev, want[0].prev
+			got, want = got[1:], want[1:]
+		}
+		if g != w {
+			name, _ := c.archiveNameOf(seq)
+			src, _ := c.sourceNameOf(seq)
+			c.add(CodeRecordInvalid, seq, filesDir+"/"+name, "the record says the previous version of %q is entry %d, the log says %d", src, g, w)
 		}
 	}
 }
@@ -480,7 +629,7 @@ func (c *checker) checkFile(e *Entry) {
 func (c *checker) walkFiles() error {
 	root := filepath.Join(c.dir, filesDir)
 	err := walkBatched(root, "", func(rel string) {
-		if _, ok := c.names.get(rel, c.archiveNameOf); !ok {
+		if !c.names.has(rel) {
 			c.add(CodeUnlistedFile, 0, filesDir+"/"+rel, "no log entry lists this file")
 		}
 	})
@@ -519,56 +668,7 @@ func (rr *recordReader) read(b []byte) bool {
 	return true
 }
 
-// seqIndex maps strings (names, envelopes) to entry numbers in 16 bytes a
-// key: a 64-bit hash of the key and the seq. A hit is confirmed by reading
-// the key of that seq back from the log (keyOf); keys whose hash collides
-// with another key's go to a small exact map.
-type seqIndex struct {
-	h     map[uint64]int64
-	exact map[string]int64
-	hash  func(string) uint64 // hash64; tests force collisions
-}
-
-func newSeqIndex() *seqIndex { return &seqIndex{h: map[uint64]int64{}, hash: hash64} }
-
-func hash64(key string) uint64 {
-	d := sha256.Sum256([]byte(key))
-	return binary.BigEndian.Uint64(d[:8])
-}
-
-func (x *seqIndex) get(key string, keyOf func(seq int64) (string, bool)) (int64, bool) {
-	if seq, ok := x.exact[key]; ok {
-		return seq, true
-	}
-	seq, ok := x.h[x.hash(key)]
-	if !ok {
-		return 0, false
-	}
-	if k, ok := keyOf(seq); !ok || k != key {
-		return 0, false // another key with the same hash
-	}
-	return seq, true
-}
-
-func (x *seqIndex) put(key string, seq int64, keyOf func(seq int64) (string, bool)) {
-	if _, ok := x.exact[key]; ok {
-		x.exact[key] = seq
-		return
-	}
-	h := x.hash(key)
-	if prev, ok := x.h[h]; ok {
-		if k, ok := keyOf(prev); ok && k != key {
-			if x.exact == nil {
-				x.exact = map[string]int64{}
-			}
-			x.exact[key] = seq
-			return
-		}
-	}
-	x.h[h] = seq
-}
-
-// recordOf reads back the record of seq (for seqIndex confirmations).
+// recordOf reads back the record of seq (for keyIndex confirmations).
 func (c *checker) recordOf(seq int64) (*record, bool) {
 	if seq < 1 || seq > int64(len(c.offsets)) {
 		return nil, false

@@ -344,4 +344,54 @@ func TestTamper(t *testing.T) {
 			t.Errorf("the seq mismatch is not reported:\n%s", problemCodes(res))
 		}
 	})
+	t.Run("wrongPrevVersion", func(t *testing.T) {
+		// Versions of two source names, interleaved with a third: entries
+		// 1 a, 2 b, 3 a, 4 c, 5 b, 6 a. Each case rewrites one record's
+		// prevVersion (the CRC recomputed, as a forger would).
+		build := func(t *testing.T) string {
+			dir := filepath.Join(t.TempDir(), "archive")
+			w, err := Create(dir, env.opts(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, name := range []string{"a", "b", "a", "c", "b", "a"} {
+				src := "events/" + name + ".json"
+				if _, err := w.Ingest(env.writeJSON(src, i+1), src); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			mustCheck(t, dir, CheckOptions{}) // versions are no finding
+			return dir
+		}
+		for _, tc := range []struct {
+			name      string
+			seq, prev int64
+		}{
+			{"skips a version", 6, 1},
+			{"first version claims one", 2, 1},
+			{"later version claims none", 5, 0},
+			{"names another source", 4, 2},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				dir := build(t)
+				data, offs := entryRecords(t, dir)
+				r, n, _ := parseRecord(data[offs[tc.seq-1]:], offs[tc.seq-1])
+				r.PrevVersion = tc.prev
+				out := append([]byte{}, data[:offs[tc.seq-1]]...)
+				out = append(out, r.marshal()...)
+				out = append(out, data[offs[tc.seq-1]+int64(n):]...)
+				writable(t, filepath.Join(dir, entriesFile))
+				os.WriteFile(filepath.Join(dir, entriesFile), out, 0o644)
+				res := expect(t, dir, CheckOptions{}, CodeRecordInvalid)
+				for _, p := range res.Problems {
+					if p.Code != CodeRecordInvalid || p.Seq != tc.seq {
+						t.Errorf("unexpected problem %v", p)
+					}
+				}
+			})
+		}
+	})
 }
