@@ -98,7 +98,8 @@ type CheckOptions struct {
 	SignaturesJudgedByOnFile bool
 	// Select, when set, limits the file checks to the entries it accepts
 	// (a shard of an audit, or a list of names); the log itself is always
-	// checked whole.
+	// checked whole. It is called once per entry, in log order, from the
+	// goroutine that called Check.
 	Select func(e *Entry) bool
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -131,7 +132,7 @@ func crashHelper(dir string) error {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			return err
 		}
-		if _, err := w.Ingest(p, name); err != nil {
+		if _, err := w.IngestWithNotes(p, name, crashNotes(name)); err != nil {
 			return err
 		}
 		done++
@@ -146,6 +147,18 @@ func crashSource(k int) (string, []byte) {
 		return fmt.Sprintf("d%d/rec-%06d.wav", k%5, k), samples.WAV(8000, 0.05+float64(k%4)*0.05, 440)
 	}
 	return fmt.Sprintf("d%d/e%06d.json", k%5, k), samples.EventJSON(k, sampleStart.Add(time.Duration(k)*time.Second), "rec.wav")
+}
+
+// crashNotes are the notes source name is ingested with: none for most, so
+// that records of both versions alternate in the log.
+func crashNotes(name string) []Note {
+	switch h := nameHash(name) % 4; h {
+	case 0:
+		return []Note{{Code: "watch.incomplete", Severity: NoteWarning, Message: "crash test: " + name}}
+	case 1:
+		return []Note{{Code: "crash.test", Severity: NoteInfo, Message: "é\n\t" + name}, {Code: "crash.other", Severity: NoteError, Message: ""}}
+	}
+	return nil
 }
 
 func loadSigner(certPath, keyPath string) (*timeline.Signer, error) {
@@ -419,6 +432,9 @@ func (s *crashState) verifyEntry(r *Reader, e *Entry, iter int) {
 	s.names[e.Name] = e.Seq
 	if e.ArchiveName != e.Name {
 		t.Fatalf("kill %d: entry %d: archive name %s for source %s (a duplicate version)", iter, e.Seq, e.ArchiveName, e.Name)
+	}
+	if want := crashNotes(e.Name); !reflect.DeepEqual(e.Notes, want) {
+		t.Fatalf("kill %d: entry %d: notes %+v, ingested with %+v", iter, e.Seq, e.Notes, want)
 	}
 	f, err := os.Open(r.FilePath(e))
 	if err != nil {

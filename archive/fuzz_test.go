@@ -13,6 +13,10 @@ import (
 func FuzzParseRecord(f *testing.F) {
 	f.Add((&record{Seq: 1, ArchiveName: "a.json", Envelope: []byte(`{"v":1}`)}).marshal())
 	f.Add((&record{Seq: 9, PrevVersion: 3, SealedSize: 1 << 40, ArchiveName: "d/e/f.wav", Envelope: bytes.Repeat([]byte("x"), 300)}).marshal())
+	// Version 2: with notes.
+	f.Add((&record{Seq: 2, PrevVersion: 1, SealedSize: 77, ArchiveName: "w/cut.wav", Envelope: []byte(`{"v":1}`),
+		Notes: []Note{{Code: "watch.incomplete", Severity: NoteWarning, Message: "cut short"}}}).marshal())
+	f.Add((&record{Seq: 4, ArchiveName: "n.json", Envelope: []byte(`{}`), Notes: testNotes}).marshal())
 	f.Add([]byte{0, 0, 0, 0})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -31,6 +35,33 @@ func FuzzParseRecord(f *testing.F) {
 		}
 		if checkArchiveName(r.ArchiveName) != nil {
 			t.Fatal("invalid name accepted")
+		}
+		if r.Notes != nil && CheckNotes(r.Notes) != nil {
+			t.Fatal("invalid notes accepted")
+		}
+		if want := byte(1 + btoi(r.Notes != nil)); b[4] != want {
+			t.Fatalf("version %d record with %d notes", b[4], len(r.Notes))
+		}
+	})
+}
+
+func FuzzParseNotes(f *testing.F) {
+	f.Add(marshalNotes(testNotes))
+	f.Add([]byte(`[{"code":"a.b","message":"","severity":"error"}]`))
+	f.Add([]byte(`[{"code":"a.b","message":"\u00e9","severity":"error"}]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ns, err := parseNotes(b)
+		if err != nil {
+			if ns != nil {
+				t.Fatal("notes with error")
+			}
+			return
+		}
+		if err := CheckNotes(ns); err != nil {
+			t.Fatalf("invalid notes accepted: %v", err)
+		}
+		if !bytes.Equal(marshalNotes(ns), b) {
+			t.Fatal("notes do not round-trip")
 		}
 	})
 }
@@ -55,6 +86,8 @@ func FuzzParseIndexRecord(f *testing.F) {
 func FuzzParsePending(f *testing.F) {
 	f.Add((&pending{Seq: 5, ArchiveName: "x/y.json"}).marshal())
 	f.Add([]byte("PND1"))
+	f.Add((&pending{Seq: 6, ArchiveName: "w/cut.wav", Notes: testNotes}).marshal())
+	f.Add([]byte("PND2"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parsePending(b)
 		if err != nil {

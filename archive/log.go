@@ -33,6 +33,10 @@ type Entry struct {
 	Envelope    *timeline.Envelope
 	EnvelopeErr error
 	LeafHash    tlog.Hash // tlog.RecordHash(EnvelopeBytes)
+	// Notes are what the sealer recorded with the entry (IngestWithNotes),
+	// nil for none. They are covered by the record's CRC, not by the
+	// checkpoint.
+	Notes []Note
 	// Offset and Length locate the record in log/entries.
 	Offset int64
 	Length int
@@ -49,7 +53,7 @@ func newEntry(r *record, off int64, length int) *Entry {
 	e := &Entry{
 		Index: r.Seq - 1, Seq: r.Seq, ArchiveName: r.ArchiveName, PrevVersion: r.PrevVersion,
 		SealedSize: r.SealedSize, EnvelopeBytes: r.Envelope, LeafHash: tlog.RecordHash(r.Envelope),
-		Offset: off, Length: length,
+		Notes: r.Notes, Offset: off, Length: length,
 	}
 	e.Envelope, e.EnvelopeErr = timeline.ParseEnvelope(r.Envelope)
 	if e.Envelope != nil {
@@ -240,6 +244,9 @@ func tornTail(f *os.File, off, size int64, rerr error) bool {
 	}
 	if re.Torn {
 		return true
+	}
+	if re.Unknown {
+		return false // intact: written by a later tlseal
 	}
 	var hdr [4]byte
 	if _, err := f.ReadAt(hdr[:], off); err == nil {

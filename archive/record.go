@@ -15,8 +15,11 @@ import (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 const (
-	// recordVersion is the first body byte of an entries record.
-	recordVersion = 1
+	// recordVersion is the first body byte of an entries record: 1, or 2
+	// for a record with notes (never 2 without, so that an archive without
+	// notes keeps the bytes it always had).
+	recordVersion      = 1
+	recordVersionNotes = 2
 	// maxNameLen bounds an archive name (bytes); maxEnvelopeLen the
 	// envelope (the seal format's own bound).
 	maxNameLen     = 4096
@@ -26,8 +29,8 @@ const (
 	// recordFixed is the fixed part of a body: version, seq, prevVersion,
 	// sealedSize, name length, envelope length.
 	recordFixed = 1 + 8 + 8 + 8 + 2 + 4
-	// maxRecordLen bounds a whole entries record.
-	maxRecordLen = recordOverhead + recordFixed + maxNameLen + maxEnvelopeLen
+	// maxRecordLen bounds a whole entries record (notes included).
+	maxRecordLen = recordOverhead + recordFixed + maxNameLen + maxEnvelopeLen + 4 + maxNotesLen
 
 	// indexRecordLen is the size of a log/index record.
 	indexRecordLen = 32
@@ -42,6 +45,7 @@ type record struct {
 	SealedSize  int64  // length of the sealed file in files/
 	ArchiveName string // path under files/, '/'-separated
 	Envelope    []byte // the seal's envelope bytes: the Merkle leaf
+	Notes       []Note // the sealer's notes (version 2), nil for none
 }
 
 // RecordError says why bytes are not a valid log record.
@@ -51,18 +55,31 @@ type RecordError struct {
 	// Torn is true when the bytes end before the record does: what an
 	// interrupted append leaves (recovery truncates it).
 	Torn bool
+	// Unknown is true for an intact record (its CRC verifies) of a version
+	// this tlseal does not know: a later tlseal wrote it, so it is never
+	// taken for a torn append.
+	Unknown bool
 }
 
 func (e *RecordError) Error() string {
 	return fmt.Sprintf("log record at offset %d: %s", e.Offset, e.Msg)
 }
 
-// marshal encodes the record with its length prefix and CRC.
+// marshal encodes the record with its length prefix and CRC: version 1,
+// or version 2 when it has notes (which must be valid: CheckNotes).
 func (r *record) marshal() []byte {
+	var notes []byte
+	version := byte(recordVersion)
+	if len(r.Notes) > 0 {
+		notes, version = marshalNotes(r.Notes), recordVersionNotes
+	}
 	bodyLen := recordFixed + len(r.ArchiveName) + len(r.Envelope)
+	if version == recordVersionNotes {
+		bodyLen += 4 + len(notes)
+	}
 	b := make([]byte, 0, recordOverhead+bodyLen)
 	b = binary.BigEndian.AppendUint32(b, uint32(bodyLen))
-	b = append(b, recordVersion)
+	b = append(b, version)
 	b = binary.BigEndian.AppendUint64(b, uint64(r.Seq))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.PrevVersion))
 	b = binary.BigEndian.AppendUint64(b, uint64(r.SealedSize))
@@ -70,6 +87,10 @@ func (r *record) marshal() []byte {
 	b = append(b, r.ArchiveName...)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(r.Envelope)))
 	b = append(b, r.Envelope...)
+	if version == recordVersionNotes {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(notes)))
+		b = append(b, notes...)
+	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
@@ -102,8 +123,9 @@ func parseRecord(b []byte, off int64) (*record, int, error) {
 		return nil, 0, &RecordError{Offset: off, Msg: fmt.Sprintf("checksum mismatch (CRC-32C %08x, stored %08x)", got, want)}
 	}
 	p := b[4 : total-4]
-	if p[0] != recordVersion {
-		return nil, 0, &RecordError{Offset: off, Msg: fmt.Sprintf("unknown record version %d", p[0])}
+	version := p[0]
+	if version != recordVersion && version != recordVersionNotes {
+		return nil, 0, &RecordError{Offset: off, Msg: fmt.Sprintf("unknown record version %d", version), Unknown: true}
 	}
 	r := &record{
 		Seq:         int64(binary.BigEndian.Uint64(p[1:])),
@@ -122,11 +144,29 @@ func parseRecord(b []byte, off int64) (*record, int, error) {
 	rest = rest[nameLen:]
 	envLen := int(binary.BigEndian.Uint32(rest))
 	rest = rest[4:]
+	var notes []byte
+	if version == recordVersionNotes {
+		// The envelope, then the notes: their length and bytes.
+		if envLen <= 0 || envLen > len(rest)-4 || envLen > maxEnvelopeLen {
+			return nil, 0, &RecordError{Offset: off, Msg: fmt.Sprintf("envelope length %d overruns the record (%d bytes left)", envLen, len(rest))}
+		}
+		notes = rest[envLen+4:]
+		if q := int(binary.BigEndian.Uint32(rest[envLen:])); q != len(notes) {
+			return nil, 0, &RecordError{Offset: off, Msg: fmt.Sprintf("notes length %d does not fill the record (%d bytes left)", q, len(notes))}
+		}
+		rest = rest[:envLen]
+	}
 	if envLen != len(rest) || envLen > maxEnvelopeLen || envLen == 0 {
 		return nil, 0, &RecordError{Offset: off, Msg: fmt.Sprintf("envelope length %d does not fill the record (%d bytes left)", envLen, len(rest))}
 	}
 	if err := checkArchiveName(r.ArchiveName); err != nil {
 		return nil, 0, &RecordError{Offset: off, Msg: "archive name: " + err.Error()}
+	}
+	if notes != nil {
+		var err error
+		if r.Notes, err = parseNotes(notes); err != nil {
+			return nil, 0, &RecordError{Offset: off, Msg: "notes: " + err.Error()}
+		}
 	}
 	r.Envelope = append([]byte(nil), rest...)
 	return r, total, nil
@@ -181,30 +221,64 @@ func nameHash(name string) uint32 {
 }
 
 // pending is the intent record written before a sealed file is linked into
-// files/: on recovery it names the one file that may lack a log entry.
+// files/: on recovery it names the one file that may lack a log entry, and
+// carries the entry's notes so that completing the entry keeps them.
 type pending struct {
 	Seq         int64
 	ArchiveName string
+	Notes       []Note // "PND2" when set, else "PND1"
 }
 
+// maxPendingLen bounds a pending record.
+const maxPendingLen = 4 + 8 + 2 + maxNameLen + 4 + maxNotesLen + 4
+
 func (p *pending) marshal() []byte {
-	b := make([]byte, 0, 4+8+2+len(p.ArchiveName)+4)
-	b = append(b, 'P', 'N', 'D', '1')
+	var notes []byte
+	if len(p.Notes) > 0 {
+		notes = marshalNotes(p.Notes)
+	}
+	b := make([]byte, 0, 4+8+2+len(p.ArchiveName)+4+len(notes)+4)
+	if notes == nil {
+		b = append(b, 'P', 'N', 'D', '1')
+	} else {
+		b = append(b, 'P', 'N', 'D', '2')
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(p.Seq))
 	b = binary.BigEndian.AppendUint16(b, uint16(len(p.ArchiveName)))
 	b = append(b, p.ArchiveName...)
+	if notes != nil {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(notes)))
+		b = append(b, notes...)
+	}
 	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
+// parsePending decodes the pending record at the start of b (the file is
+// overwritten in place, so bytes of a longer earlier record may follow).
 func parsePending(b []byte) (*pending, error) {
-	if len(b) < 4+8+2+4 || string(b[:4]) != "PND1" {
+	if len(b) < 4+8+2+4 || string(b[:4]) != "PND1" && string(b[:4]) != "PND2" {
 		return nil, fmt.Errorf("no pending record")
 	}
 	n := int(binary.BigEndian.Uint16(b[12:]))
-	if len(b) < 14+n+4 {
+	end := 14 + n // the end of what the CRC covers
+	var notes []byte
+	if b[3] == '2' {
+		if len(b) < end+4 {
+			return nil, fmt.Errorf("pending record cut short")
+		}
+		q := int(binary.BigEndian.Uint32(b[end:]))
+		if q > maxNotesLen {
+			return nil, fmt.Errorf("pending record has %d bytes of notes", q)
+		}
+		end += 4 + q
+		if len(b) >= end {
+			notes = b[end-q : end]
+		}
+	}
+	if len(b) < end+4 {
 		return nil, fmt.Errorf("pending record cut short")
 	}
-	if crc32.Checksum(b[:14+n], castagnoli) != binary.BigEndian.Uint32(b[14+n:]) {
+	if crc32.Checksum(b[:end], castagnoli) != binary.BigEndian.Uint32(b[end:]) {
 		return nil, fmt.Errorf("pending record checksum mismatch")
 	}
 	p := &pending{Seq: int64(binary.BigEndian.Uint64(b[4:])), ArchiveName: string(b[14 : 14+n])}
@@ -213,6 +287,12 @@ func parsePending(b []byte) (*pending, error) {
 	}
 	if err := checkArchiveName(p.ArchiveName); err != nil {
 		return nil, fmt.Errorf("pending record: %w", err)
+	}
+	if b[3] == '2' {
+		var err error
+		if p.Notes, err = parseNotes(notes); err != nil {
+			return nil, fmt.Errorf("pending record: notes: %w", err)
+		}
 	}
 	return p, nil
 }

@@ -3,6 +3,7 @@ package archive
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -182,4 +183,65 @@ func TestRecoveryWithoutCheckpoint(t *testing.T) {
 		t.Fatalf("logs:\n%s", logs.String())
 	}
 	mustCheck(t, dir, CheckOptions{})
+}
+
+// A crash at any step of an ingest with notes leaves no entry, or the entry
+// with its notes (recovery completes it from the pending record).
+func TestCrashKeepsNotes(t *testing.T) {
+	env := newEnv(t)
+	for _, tc := range []struct {
+		point string
+		entry bool // whether the entry exists after recovery
+	}{
+		{"pending.synced", false}, {"sealed.synced", false},
+		{"file.linked", true}, {"file.synced", true},
+		{"entries.write", true}, // torn record: truncated, then completed
+		{"entries.synced", true}, {"hashes.written", true}, {"index.written", true},
+	} {
+		t.Run(tc.point, func(t *testing.T) {
+			dir := buildArchive(t, env, 2)
+			w := openFor(t, env, dir, nil)
+			testHook = func(p string) bool {
+				if p == tc.point && p == "entries.write" {
+					return true
+				}
+				if p == tc.point || p == "entries.torn" {
+					panic("crash")
+				}
+				return false
+			}
+			func() {
+				defer func() { recover() }()
+				w.IngestWithNotes(env.writeJSON("o.json", 9), "o.json", testNotes)
+			}()
+			testHook = nil
+			abandon(w)
+			var logs logBuffer
+			w = openFor(t, env, dir, &logs)
+			size := w.Size()
+			w.Close()
+			r, err := OpenReader(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			switch {
+			case !tc.entry && size == 3:
+				if _, err := os.Stat(filePath(dir, "o.json")); !os.IsNotExist(err) {
+					t.Fatalf("no entry but the file is in files/: %v", err)
+				}
+			case tc.entry && size == 4:
+				e, err := r.Entry(3)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if e.Name != "o.json" || !reflect.DeepEqual(e.Notes, testNotes) {
+					t.Fatalf("entry %s has notes %+v\n%s", e.Name, e.Notes, logs.String())
+				}
+			default:
+				t.Fatalf("size %d after recovery\n%s", size, logs.String())
+			}
+			mustCheck(t, dir, CheckOptions{})
+		})
+	}
 }

@@ -507,7 +507,7 @@ func (w *Writer) rebuild(trusted int64) error {
 // recoverPending completes or quarantines the file of an ingest that was
 // interrupted between linking the sealed file and appending its record.
 func (w *Writer) recoverPending() (completed bool, err error) {
-	b := make([]byte, 4+8+2+maxNameLen+4)
+	b := make([]byte, maxPendingLen)
 	n, rerr := w.pend.ReadAt(b, 0)
 	if rerr != nil && rerr != io.EOF {
 		return false, errorf(IO, pendingFile, rerr, "")
@@ -534,7 +534,7 @@ func (w *Writer) recoverPending() (completed bool, err error) {
 		if err := w.appendRecord(r, ""); err != nil {
 			return false, err
 		}
-		w.log.Warn("completed an ingest interrupted by a crash: the sealed file had no log entry", "file", filesDir+"/"+p.ArchiveName, "seq", p.Seq)
+		w.log.Warn("completed an ingest interrupted by a crash: the sealed file had no log entry", "file", filesDir+"/"+p.ArchiveName, "seq", p.Seq, "notes", len(r.Notes))
 		return true, nil
 	}
 	q := filepath.Join(w.dir, quarantineDir, fmt.Sprintf("%d-seq%d", time.Now().UTC().UnixNano(), p.Seq), filepath.FromSlash(p.ArchiveName))
@@ -595,7 +595,7 @@ func (w *Writer) checkOrphan(path string, p *pending) (*record, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	return &record{Seq: p.Seq, PrevVersion: prev, SealedSize: st.Size(), ArchiveName: p.ArchiveName, Envelope: o.EnvelopeBytes}, ""
+	return &record{Seq: p.Seq, PrevVersion: prev, SealedSize: st.Size(), ArchiveName: p.ArchiveName, Envelope: o.EnvelopeBytes, Notes: p.Notes}, ""
 }
 
 // appendDerived appends the stored hashes and the index record of a record
@@ -761,6 +761,22 @@ func (w *Writer) chooseName(name string) (string, error) {
 // appends its envelope to the log. A name already archived gets a new
 // archive name (VersionName) and the entry records its previous version.
 func (w *Writer) Ingest(src, name string) (*Entry, error) {
+	return w.IngestWithNotes(src, name, nil)
+}
+
+// IngestWithNotes is Ingest, recording notes (the sealer's observations,
+// e.g. that the file was incomplete) in the entry's log record. They are
+// committed with the entry: after a crash the entry exists with its notes
+// or not at all. They must be valid (CheckNotes); nil is Ingest.
+func (w *Writer) IngestWithNotes(src, name string, notes []Note) (*Entry, error) {
+	if len(notes) > 0 {
+		if err := CheckNotes(notes); err != nil {
+			return nil, errorf(InvalidArgument, name, err, "notes")
+		}
+		notes = append([]Note(nil), notes...) // the caller's slice may change
+	} else {
+		notes = nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -772,7 +788,7 @@ func (w *Writer) Ingest(src, name string) (*Entry, error) {
 	if err := checkArchiveName(name); err != nil {
 		return nil, errorf(InvalidName, name, err, "")
 	}
-	e, err := w.ingest(src, name)
+	e, err := w.ingest(src, name, notes)
 	if err != nil {
 		return nil, err
 	}
@@ -780,7 +796,7 @@ func (w *Writer) Ingest(src, name string) (*Entry, error) {
 	return e, nil
 }
 
-func (w *Writer) ingest(src, name string) (*Entry, error) {
+func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, errorf(IO, src, err, "")
@@ -802,8 +818,9 @@ func (w *Writer) ingest(src, name string) (*Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	// 1. Intent: which file may appear without a log entry.
-	pb := (&pending{Seq: seq, ArchiveName: an}).marshal()
+	// 1. Intent: which file may appear without a log entry, and the notes
+	// recovery needs to complete its record.
+	pb := (&pending{Seq: seq, ArchiveName: an, Notes: notes}).marshal()
 	if _, err := w.pend.WriteAt(pb, 0); err != nil {
 		return nil, errorf(IO, pendingFile, err, "")
 	}
@@ -862,7 +879,7 @@ func (w *Writer) ingest(src, name string) (*Entry, error) {
 	}
 	hook("file.synced")
 	// 4. Append the record (commit), then hashes and index.
-	r := &record{Seq: seq, PrevVersion: prev, SealedSize: sealed.SealedSize, ArchiveName: an, Envelope: sealed.EnvelopeBytes}
+	r := &record{Seq: seq, PrevVersion: prev, SealedSize: sealed.SealedSize, ArchiveName: an, Envelope: sealed.EnvelopeBytes, Notes: notes}
 	off := w.entriesSize
 	if err := w.appendRecord(r, name); err != nil {
 		if w.n < seq { // not committed

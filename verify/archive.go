@@ -47,8 +47,11 @@ type ArchiveOptions struct {
 	// removes the file. SpoolDir is where (default: os.TempDir()).
 	Spool    bool
 	SpoolDir string
-	// EntryNotes are findings recorded about entries outside the log (the
-	// watcher's journal: watch.incomplete), attached to their items.
+	// EntryNotes are findings about entries recorded outside the log,
+	// attached to their items.
+	//
+	// Deprecated: the sealer's findings (watch.incomplete) are notes in the
+	// entries' log records, which Archive reads itself; nothing needs this.
 	EntryNotes []EntryNote
 }
 
@@ -129,6 +132,8 @@ func (r *ArchiveResult) Close() error {
 }
 
 // EntryNote is a finding about an archive entry recorded outside the log.
+//
+// Deprecated: see ArchiveOptions.EntryNotes.
 type EntryNote struct {
 	Seq         int64
 	ArchiveName string
@@ -162,11 +167,21 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	}()
 	var mu sync.Mutex // guards res.Counts and storeErr
 	var storeErr error
+	// The notes of the entries audited (few: only entries that have any),
+	// gathered as the log is scanned; they join the problems below, so
+	// that an entry whose file is gone shows its notes too.
+	var noted []entryFinding
 	selected := func(e *archive.Entry) bool {
 		if ctx.Err() != nil || !opts.Shard.Owns(e.Index) {
 			return false
 		}
-		return opts.Names == nil || opts.Names[e.ArchiveName] || opts.Names[e.Name]
+		if opts.Names != nil && !opts.Names[e.ArchiveName] && !opts.Names[e.Name] {
+			return false
+		}
+		for _, n := range e.Notes {
+			noted = append(noted, entryFinding{e.Seq, "files/" + e.ArchiveName, noteFinding(n)})
+		}
+		return true
 	}
 	copts := archive.CheckOptions{
 		Witness:                  opts.Witness,
@@ -220,51 +235,62 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		}
 	}
 	var unlisted []*ItemResult
-	var cur *ItemResult // the item of the problems being merged, kept until the next seq
+	var cur *ItemResult // the item of the findings being merged, kept until the next seq
 	flush := func() error {
 		if cur == nil {
 			return nil
 		}
-		cur.Verdict = Judge(cur.Findings)
+		cur.Verdict = judgeItem(cur.Findings)
 		res.Counts.add(cur, 1)
 		err := store.put(cur.Entry, cur)
 		cur = nil
 		return err
 	}
-	for _, n := range opts.EntryNotes {
-		cr.Problems = append(cr.Problems, archive.Problem{Code: n.Code, Seq: n.Seq, Name: "files/" + n.ArchiveName, Detail: n.Message})
+	// The findings about entries: the problems Check found, then the
+	// notes, merged into their items in seq order.
+	var byEntry []entryFinding
+	for _, p := range cr.Problems {
+		if p.Seq > 0 {
+			byEntry = append(byEntry, entryFinding{p.Seq, p.Name, NewFinding(p.Code, "%s", p.Detail)})
+		}
 	}
-	slices.SortStableFunc(cr.Problems, func(a, b archive.Problem) int { return cmp.Compare(a.Seq, b.Seq) })
-	for _, p := range cr.Problems { // sorted by seq
+	byEntry = append(byEntry, noted...)
+	for _, n := range opts.EntryNotes {
+		byEntry = append(byEntry, entryFinding{n.Seq, "files/" + n.ArchiveName, NewFinding(n.Code, "%s", n.Message)})
+	}
+	slices.SortStableFunc(byEntry, func(a, b entryFinding) int { return cmp.Compare(a.seq, b.seq) })
+	for _, ef := range byEntry {
+		if !opts.Shard.Owns(ef.seq - 1) {
+			continue
+		}
+		if cur == nil || cur.Entry != ef.seq {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			it, err := store.get(ef.seq)
+			if err != nil {
+				return nil, err
+			}
+			if it == nil {
+				if opts.Names != nil && !opts.Names[strings.TrimPrefix(ef.name, "files/")] {
+					continue
+				}
+				it = &ItemResult{Path: ef.name, Entry: ef.seq, Findings: []Finding{}}
+			} else {
+				res.Counts.add(it, -1)
+			}
+			cur = it
+		}
+		if ef.f.Code == archive.CodeEntryMissingFile {
+			res.Missing++
+		}
+		if !slices.ContainsFunc(cur.Findings, func(f Finding) bool { return f.Code == ef.f.Code }) {
+			cur.Findings = append(cur.Findings, ef.f)
+		}
+	}
+	for _, p := range cr.Problems {
 		switch {
-		case p.Seq > 0:
-			if !opts.Shard.Owns(p.Seq - 1) {
-				continue
-			}
-			if cur == nil || cur.Entry != p.Seq {
-				if err := flush(); err != nil {
-					return nil, err
-				}
-				it, err := store.get(p.Seq)
-				if err != nil {
-					return nil, err
-				}
-				if it == nil {
-					if opts.Names != nil && !opts.Names[strings.TrimPrefix(p.Name, "files/")] {
-						continue
-					}
-					it = &ItemResult{Path: p.Name, Entry: p.Seq, Findings: []Finding{}}
-				} else {
-					res.Counts.add(it, -1)
-				}
-				cur = it
-			}
-			if p.Code == archive.CodeEntryMissingFile {
-				res.Missing++
-			}
-			if !slices.ContainsFunc(cur.Findings, func(f Finding) bool { return f.Code == p.Code }) {
-				cur.Findings = append(cur.Findings, NewFinding(p.Code, "%s", p.Detail))
-			}
+		case p.Seq > 0: // merged above
 		case p.Code == archive.CodeUnlistedFile:
 			if opts.Shard.I != 0 || opts.Names != nil {
 				continue
@@ -304,6 +330,39 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	res.Verdict = Judge(res.Findings)
 	ok = true
 	return res, nil
+}
+
+// entryFinding is a finding about the entry of seq, whose item is name.
+type entryFinding struct {
+	seq  int64
+	name string
+	f    Finding
+}
+
+// noteFinding is the finding of a note the sealer recorded with an entry.
+// A registered code means what the registry says; another (a note of a
+// later sealer) is shown as recorded, with its own severity.
+func noteFinding(n archive.Note) Finding {
+	if _, ok := Codes[n.Code]; ok {
+		return NewFinding(n.Code, "%s", n.Message)
+	}
+	return Finding{Code: n.Code, Severity: Severity(n.Severity), Message: n.Message}
+}
+
+// judgeItem is Judge, except that a code the registry does not know counts
+// by its severity: an error fails the item, a warning or information does
+// not (the verdict rule of registered codes). An unregistered code from
+// NewFinding is an error, so only notes are judged differently.
+func judgeItem(fs []Finding) Verdict {
+	known := make([]Finding, 0, len(fs))
+	for _, f := range fs {
+		if _, ok := Codes[f.Code]; ok {
+			known = append(known, f)
+		} else if f.Severity == SevError {
+			return Failed
+		}
+	}
+	return Judge(known)
 }
 
 // String summarizes the result in one line.

@@ -76,8 +76,8 @@ type Config struct {
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
 
-	// StateDir holds the state cache and the findings journal (default:
-	// ARCHIVE/watch). It must not be inside a source.
+	// StateDir holds the state cache (default: ARCHIVE/watch). It must
+	// not be inside a source.
 	StateDir string
 
 	// Listen, when set, serves /metrics, /healthz and /readyz on that

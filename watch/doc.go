@@ -9,7 +9,8 @@
 //	    → scheduler: per-path quiet period, size and mtime stable
 //	    → workers: structural completeness (JSON closed, RIFF size final),
 //	      idempotency check against the archive
-//	    → archive.Writer.Ingest (seal in one read pass, durable append)
+//	    → archive.Writer.IngestWithNotes (seal in one read pass, durable
+//	      append; a file sealed as it was carries the watch.incomplete note)
 //	    → checkpoints on the archive's cadence and at shutdown
 //
 // # Completion
@@ -21,7 +22,8 @@
 // whitespace after it; a RIFF header's size field equals the file length − 8
 // and is not the 0xFFFFFFFF placeholder. A file that stays unchanged but
 // incomplete for MaxWait is sealed as it is, with a warning finding
-// (CodeIncomplete) recorded beside its archive entry.
+// (CodeIncomplete) recorded as a note in its archive entry's log record,
+// committed with the entry (archive.Writer.IngestWithNotes).
 //
 // # Idempotency
 //

@@ -319,6 +319,11 @@ func verifyArchive(t testing.TB, dir string, want map[string][]string, asIs ...s
 		if len(o.Problems) > 0 && !slices.Contains(asIs, e.ArchiveName) {
 			t.Errorf("%s: %v", e.ArchiveName, o.Problems)
 		}
+		// Exactly the files sealed as they were carry the warning.
+		noted := len(e.Notes) == 1 && e.Notes[0].Code == CodeIncomplete && e.Notes[0].Severity == archive.NoteWarning
+		if noted != slices.Contains(asIs, e.ArchiveName) || len(e.Notes) > 1 {
+			t.Errorf("%s: notes %+v", e.ArchiveName, e.Notes)
+		}
 		if _, err := timeline.VerifySignature(o.Envelope); err != nil {
 			t.Errorf("%s: signature: %v", e.ArchiveName, err)
 		}

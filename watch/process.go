@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -269,7 +268,11 @@ func (w *Watcher) process(ctx context.Context, j *job) (outcome, StatKey, error)
 		}
 		start := time.Now()
 		srcPath := fdPath(f)
-		e, err := aw.Ingest(srcPath, j.name)
+		var notes []archive.Note
+		if c.Status != Complete {
+			notes = []archive.Note{incompleteNote(start.Sub(j.lastChange), c.Detail)}
+		}
+		e, err := aw.IngestWithNotes(srcPath, j.name, notes)
 		if err != nil {
 			r := classifyIngest(err, srcPath)
 			// Messages name the file, not its descriptor.
@@ -365,18 +368,10 @@ func (w *Watcher) sealed(j *job, f *os.File, key StatKey, c Completeness, prev *
 	} else {
 		w.log.Info("sealed", attrs...)
 	}
-	if c.Status != Complete {
-		msg := fmt.Sprintf("sealed as it was: unchanged but not structurally complete for %v (%s)", now.Sub(j.lastChange).Round(time.Second), c.Detail)
-		sha := ""
-		if e.Envelope != nil {
-			sha = e.Envelope.SHA256
-		}
-		if err := w.journal.add(Finding{Seq: e.Seq, ArchiveName: e.ArchiveName, Name: j.name, SHA256: sha,
-			Code: CodeIncomplete, Severity: "warning", Message: msg}); err != nil {
-			w.m.countError(ReasonState)
-			w.log.Error("recording the finding", "path", j.path, "code", CodeIncomplete, "err", err)
-		}
-		w.log.Warn(msg, "path", j.path, "seq", e.Seq, "code", CodeIncomplete)
+	// The warning of a file sealed as it was is in its log record
+	// (IngestWithNotes); this is for operators reading the log.
+	for _, n := range e.Notes {
+		w.log.Warn(n.Message, "path", j.path, "seq", e.Seq, "code", n.Code)
 	}
 }
 

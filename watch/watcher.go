@@ -98,7 +98,6 @@ type Watcher struct {
 	filter  *filter
 	m       *metrics
 	sources []*source
-	journal *journal
 	gate    gate
 
 	started   atomic.Bool
@@ -129,8 +128,7 @@ func New(cfg Config) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{cfg: cfg, log: cfg.Logger, filter: newFilter(&cfg), m: newMetrics(),
-		journal: &journal{file: filepath.Join(cfg.StateDir, FindingsFileName)},
-		dirs:    map[string]bool{}, rescanCh: make(chan string, 1),
+		dirs: map[string]bool{}, rescanCh: make(chan string, 1),
 		newFSWatcher: fsnotify.NewWatcher}
 	w.gate.min, w.gate.max = cfg.RetryMin, cfg.RetryMax
 	w.gate.m = w.m

@@ -2,7 +2,9 @@ package watch
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/internal/samples"
 )
 
@@ -238,9 +241,22 @@ func TestIncompleteSealedAfterMaxWait(t *testing.T) {
 	if st.IncompleteSealed != 1 || st.Errors[ReasonAlreadySealed] != 1 {
 		t.Errorf("incomplete sealed %d, errors %v", st.IncompleteSealed, st.Errors)
 	}
-	fs, err := ReadFindings(filepath.Join(e.arch, StateDirName))
-	if err != nil || len(fs) != 1 || fs[0].Code != CodeIncomplete || fs[0].Name != "cut.wav" || fs[0].SHA256 != sha(cut) {
-		t.Fatalf("findings %+v %v", fs, err)
+	// The warning is in the entry's log record, nowhere else.
+	if _, err := os.Stat(filepath.Join(e.arch, StateDirName, "findings.jsonl")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a findings journal: %v", err)
+	}
+	ar, err := archive.OpenReader(e.arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ar.Close()
+	en, err := ar.Lookup("cut.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(en.Notes) != 1 || en.Notes[0].Code != CodeIncomplete || en.Notes[0].Severity != archive.NoteWarning ||
+		!strings.Contains(en.Notes[0].Message, "placeholder") || en.Envelope.SHA256 != sha(cut) {
+		t.Fatalf("the entry of cut.wav has notes %+v", en.Notes)
 	}
 	verifyArchive(t, e.arch, want, "cut.wav")
 }

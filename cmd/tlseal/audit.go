@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -22,7 +21,6 @@ import (
 	"github.com/tlseal/tlseal/internal/atomicfile"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/verify"
-	"github.com/tlseal/tlseal/watch"
 )
 
 type auditOptions struct {
@@ -137,9 +135,6 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 		if aopts.Names, err = readNames(root, opts.filesFrom); err != nil {
 			return err
 		}
-	}
-	if aopts.EntryNotes, err = watcherNotes(dir); err != nil {
-		return err
 	}
 	if opts.witness != "" {
 		w, err := os.ReadFile(opts.witness)
@@ -307,17 +302,8 @@ func boundMemory() {
 	}
 }
 
-// watcherNotes reads the findings the watcher journaled about entries of
-// the archive (ARCHIVE/watch/findings.jsonl, the default state directory),
-// so that the audit shows them with their items.
-func watcherNotes(dir string) ([]verify.EntryNote, error) {
-	fs, err := watch.ReadFindings(filepath.Join(dir, "watch"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the watcher's findings: %w", err)
-	}
-	notes := make([]verify.EntryNote, 0, len(fs))
-	for _, f := range fs {
-		notes = append(notes, verify.EntryNote{Seq: f.Seq, ArchiveName: f.ArchiveName, Code: f.Code, Message: f.Message})
-	}
-	return notes, nil
-}
+// watcherNotes returns nothing: the watcher's findings are notes in the
+// entries' log records, which verify.Archive reads itself. Findings a
+// watcher once journaled in ARCHIVE/watch/findings.jsonl are not read (they
+// were warnings only). It stays until cmd/tlseal/verify.go drops its call.
+func watcherNotes(string) ([]verify.EntryNote, error) { return nil, nil }

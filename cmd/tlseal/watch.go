@@ -48,7 +48,8 @@ A file is complete when no event came for it during the quiet period, its size
 and mtime are stable, and it is structurally complete (the JSON object is
 closed; the RIFF size field equals the file length - 8 and is not the
 0xFFFFFFFF placeholder). A file that stays unchanged but incomplete for
---max-wait is sealed as it is, with a warning finding (watch.incomplete).
+--max-wait is sealed as it is, with a warning finding (watch.incomplete)
+recorded in its archive entry.
 Writers' temporary files are ignored (` + strings.Join(watch.DefaultExcludes, " ") + `; see
 --no-default-excludes). Symlinks are not followed. The archive is created when
 the directory does not exist or is empty; it must not be inside a source.
@@ -79,7 +80,7 @@ Settings may also come from the "watch" member of --config (flags win).`,
 	f.StringVar(&opts.signer.key, "key", "", keyFlagHelp)
 	f.StringArrayVar(&opts.sources, "source", nil, "directory to watch, recursively (repeatable; with several, source names are prefixed by each directory's base name)")
 	f.StringVar(&opts.archive, "archive", "", "archive directory (created when missing or empty)")
-	f.StringVar(&opts.stateDir, "state-dir", "", "state cache and findings journal (default ARCHIVE/"+watch.StateDirName+")")
+	f.StringVar(&opts.stateDir, "state-dir", "", "state cache (default ARCHIVE/"+watch.StateDirName+")")
 	f.BoolVar(&opts.inPlace, "in-place", false, "also replace each source file by its sealed copy (atomically)")
 	f.StringArrayVar(&opts.include, "include", nil, "only files matching this glob (repeatable; without '/' it matches base names)")
 	f.StringArrayVar(&opts.exclude, "exclude", nil, "skip files and directories matching this glob (repeatable)")
