@@ -106,7 +106,7 @@ var Codes = map[string]CodeInfo{
 	"chain.prevMismatch":          {SevError, EffectFail, "a seal's prev is not the hash of the previous envelope"},
 	"chain.idMismatch":            {SevError, EffectFail, "a seal's chain id is not the archive's"},
 
-	// The watcher (recorded in ARCHIVE/watch/findings.jsonl).
+	// The watcher (a note recorded with the entry, in its log record).
 	"watch.incomplete": {SevWarning, EffectNone, "a file never completed and was sealed as it was after the maximum wait"},
 }
 
