@@ -120,23 +120,60 @@ type Scanner struct {
 	st    state
 	stack []byte // '{' or '[' per open container
 	// string state
-	strIsKey  bool
-	unicodeN  int
-	literal   string
-	litPos    int
-	err       error
-	doc       Document
-	started   bool
-	cur       Member // member being read at depth 1
-	keyBuf    []byte
-	keyLong   bool
+	strIsKey bool
+	unicodeN int
+	literal  string
+	litPos   int
+	err      error
+	doc      Document
+	started  bool
+	cur      Member // member being read at depth 1
+	keyBuf   []byte
+	keyLong  bool
+	keyArr   [64]byte // keyBuf's first backing array
+	// The first top-level keys are counted in few (a linear search beats
+	// hashing for the dozen keys of a typical object); seen takes over
+	// when it is full.
+	few       [16]keyCount
+	nFew      int
 	seen      map[string]int
 	lastSplit int64 // SpliceStart of the latest top-level member seen, -1 before any
 }
 
 // NewScanner returns a Scanner at the start of its input.
 func NewScanner() *Scanner {
-	return &Scanner{seen: make(map[string]int), lastSplit: -1, cur: Member{SepOffset: -1}}
+	s := &Scanner{lastSplit: -1, cur: Member{SepOffset: -1}}
+	s.keyBuf = s.keyArr[:0]
+	return s
+}
+
+type keyCount struct {
+	id string
+	n  int
+}
+
+// count counts an occurrence of a top-level key and returns how many there
+// have been.
+func (s *Scanner) count(id string) int {
+	if s.seen == nil {
+		for i := range s.few[:s.nFew] {
+			if s.few[i].id == id {
+				s.few[i].n++
+				return s.few[i].n
+			}
+		}
+		if s.nFew < len(s.few) {
+			s.few[s.nFew] = keyCount{id, 1}
+			s.nFew++
+			return 1
+		}
+		s.seen = make(map[string]int, 2*len(s.few))
+		for _, kc := range s.few {
+			s.seen[kc.id] = kc.n
+		}
+	}
+	s.seen[id]++
+	return s.seen[id]
 }
 
 // LatestSpliceStart is the splice start of the last top-level member whose
@@ -474,22 +511,31 @@ func (s *Scanner) endString(off int64) {
 		id = "\x00" + string(sum[:])
 	} else {
 		raw := s.keyBuf[1:] // without the opening quote
-		var k string
-		if bytes.IndexByte(raw, '\\') < 0 {
-			k = string(raw)
-		} else if err := json.Unmarshal(append(s.keyBuf, '"'), &k); err != nil {
-			k = string(raw) // the scanner validated it; keep the raw form
+		k := string(raw)
+		if bytes.IndexByte(raw, '\\') >= 0 {
+			k = decodeKey(append(s.keyBuf, '"'), k)
 		}
 		s.cur.Key, s.cur.KeyTooLong = k, false
 		id = k
 	}
 	// Each duplicated key is listed once, however often it repeats.
-	if s.seen[id]++; s.seen[id] == 2 {
+	if s.count(id) == 2 {
 		s.doc.Duplicates = append(s.doc.Duplicates, s.cur.Key)
 	}
 	if !s.keyLong && s.cur.Key == "seal" {
 		s.doc.SealKeys++
 	}
+}
+
+// decodeKey decodes the quoted key q, or returns raw when it does not
+// decode (the scanner validated it; the raw form is kept). Apart from
+// endString so that the common, escape-free key is not moved to the heap.
+func decodeKey(q []byte, raw string) string {
+	var k string
+	if err := json.Unmarshal(q, &k); err != nil {
+		return raw
+	}
+	return k
 }
 
 // endValue records that a value ended just before end.

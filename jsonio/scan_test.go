@@ -2,6 +2,7 @@ package jsonio_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -129,4 +130,25 @@ func TestScan200MB(t *testing.T) {
 		t.Fatalf("size %d/%d, last %q, members %d", d.Size, n, d.Last.Key, d.Members)
 	}
 	t.Logf("%d MB in %v (%.0f MB/s)", n>>20, time.Since(start), float64(n)/1e6/time.Since(start).Seconds())
+}
+
+// TestScanDuplicates: each duplicated top-level key is listed once, in the
+// order of its second occurrence, however many keys the object has (the
+// first few are counted apart from the rest).
+func TestScanDuplicates(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"k0":0`)
+	for i := 1; i < 40; i++ {
+		fmt.Fprintf(&b, `,"k%d":%d`, i, i)
+	}
+	// k3 repeats among the first keys, k30 among the later ones, k5 thrice;
+	// "k\u0031" is k1 spelled with an escape.
+	b.WriteString(`,"k30":1,"k3":1,"k5":1,"k5":2,"k\u0031":1,"x":{"k0":1,"k0":2}}`)
+	d, err := jsonio.Scan([]byte(b.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(d.Duplicates, " "), "k30 k3 k5 k1"; got != want {
+		t.Errorf("duplicates %q, want %q", got, want)
+	}
 }

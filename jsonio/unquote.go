@@ -3,6 +3,7 @@ package jsonio
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -26,19 +27,29 @@ func Unquote(raw []byte) (string, error) {
 	if simple {
 		return string(body), nil
 	}
-	out := make([]byte, 0, len(body))
+	// A strings.Builder: its String does not copy the result again.
+	var out strings.Builder
+	out.Grow(len(body))
 	for i := 0; i < len(body); {
 		c := body[i]
+		// Copy a run of plain ASCII at once (a PEM has an escaped newline
+		// every 65 bytes).
+		j := i
+		for j < len(body) && body[j] != '\\' && body[j] != '"' && body[j] >= 0x20 && body[j] < utf8.RuneSelf {
+			j++
+		}
+		if j > i {
+			out.Write(body[i:j])
+			i = j
+			continue
+		}
 		switch {
 		case c == '"' || c < 0x20:
 			return "", errors.New("invalid character in JSON string")
 		case c >= utf8.RuneSelf:
 			r, n := utf8.DecodeRune(body[i:])
-			out = utf8.AppendRune(out, r) // RuneError for invalid bytes
+			out.WriteRune(r) // RuneError for invalid bytes
 			i += n
-		case c != '\\':
-			out = append(out, c)
-			i++
 		default:
 			if i+1 >= len(body) {
 				return "", errors.New("unterminated escape")
@@ -47,17 +58,17 @@ func Unquote(raw []byte) (string, error) {
 			i += 2
 			switch e {
 			case '"', '\\', '/':
-				out = append(out, e)
+				out.WriteByte(e)
 			case 'b':
-				out = append(out, '\b')
+				out.WriteByte('\b')
 			case 'f':
-				out = append(out, '\f')
+				out.WriteByte('\f')
 			case 'n':
-				out = append(out, '\n')
+				out.WriteByte('\n')
 			case 'r':
-				out = append(out, '\r')
+				out.WriteByte('\r')
 			case 't':
-				out = append(out, '\t')
+				out.WriteByte('\t')
 			case 'u':
 				r, ok := hex4(body, i)
 				if !ok {
@@ -67,20 +78,20 @@ func Unquote(raw []byte) (string, error) {
 				if utf16.IsSurrogate(r) {
 					if r2, ok := hex4(body, i+2); ok && i+1 < len(body) && body[i] == '\\' && body[i+1] == 'u' {
 						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-							out = utf8.AppendRune(out, d)
+							out.WriteRune(d)
 							i += 6
 							continue
 						}
 					}
 					r = utf8.RuneError
 				}
-				out = utf8.AppendRune(out, r)
+				out.WriteRune(r)
 			default:
 				return "", errors.New("invalid escape")
 			}
 		}
 	}
-	return string(out), nil
+	return out.String(), nil
 }
 
 func hex4(b []byte, i int) (rune, bool) {

@@ -3,6 +3,7 @@ package timeline
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -63,91 +64,88 @@ func (e *Envelope) SigningInput() []byte { return e.canonical(false) }
 // canonical writes the members in RFC 8785 order (sorted by key; all keys
 // are ASCII, so byte order is UTF-16 order), without whitespace.
 func (e *Envelope) canonical(withSig bool) []byte {
-	var b bytes.Buffer
-	b.Grow(1024 + len(e.CertPEM) + len(e.ChainPEM))
-	b.WriteByte('{')
-	member := func(key string) {
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		writeString(&b, key)
-		b.WriteByte(':')
-	}
-	member("alg")
-	writeString(&b, string(e.Alg))
-	member("certPem")
-	writeString(&b, e.CertPEM)
-	if e.Chain != nil {
-		member("chain")
-		b.WriteString(`{"id":`)
-		writeString(&b, e.Chain.ID)
-		b.WriteString(`,"prev":`)
-		writeString(&b, e.Chain.Prev)
-		b.WriteString(`,"seq":`)
-		b.WriteString(strconv.FormatInt(e.Chain.Seq, 10))
-		b.WriteByte('}')
-	}
-	if e.ChainPEM != "" {
-		member("chainPem")
-		writeString(&b, e.ChainPEM)
-	}
-	member("kind")
-	writeString(&b, string(e.Kind))
-	member("name")
-	writeString(&b, e.Name)
-	if e.RIFFSize != nil {
-		member("riffSize")
-		b.WriteString(strconv.FormatInt(*e.RIFFSize, 10))
-	}
-	member("sha256")
-	writeString(&b, e.SHA256)
-	if withSig {
-		member("sig")
-		writeString(&b, e.Sig)
-	}
-	member("signedAt")
-	writeString(&b, e.SignedAt.UTC().Format(TimeLayout))
-	member("size")
-	b.WriteString(strconv.FormatInt(e.Size, 10))
-	member("v")
-	b.WriteString(strconv.Itoa(e.V))
-	b.WriteByte('}')
-	return b.Bytes()
+	return e.appendCanonical(make([]byte, 0, 512+len(e.CertPEM)+len(e.ChainPEM)+len(e.Name)), withSig)
 }
 
-// writeString writes s as a JSON string with RFC 8785 escaping: '"', '\\'
-// and control characters only (\b \t \n \f \r short, others \u00xx);
-// everything else, non-ASCII included, as is. Invalid UTF-8 has been
-// replaced before it gets here (see cleanString).
-func writeString(b *bytes.Buffer, s string) {
-	const hex = "0123456789abcdef"
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"':
-			b.WriteString(`\"`)
-		case c == '\\':
-			b.WriteString(`\\`)
-		case c == '\b':
-			b.WriteString(`\b`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\f':
-			b.WriteString(`\f`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&0xf])
-		default:
-			b.WriteByte(c)
-		}
+func (e *Envelope) appendCanonical(b []byte, withSig bool) []byte {
+	b = append(b, `{"alg":`...)
+	b = appendString(b, string(e.Alg))
+	b = append(b, `,"certPem":`...)
+	b = appendString(b, e.CertPEM)
+	if e.Chain != nil {
+		b = append(b, `,"chain":{"id":`...)
+		b = appendString(b, e.Chain.ID)
+		b = append(b, `,"prev":`...)
+		b = appendString(b, e.Chain.Prev)
+		b = append(b, `,"seq":`...)
+		b = strconv.AppendInt(b, e.Chain.Seq, 10)
+		b = append(b, '}')
 	}
-	b.WriteByte('"')
+	if e.ChainPEM != "" {
+		b = append(b, `,"chainPem":`...)
+		b = appendString(b, e.ChainPEM)
+	}
+	b = append(b, `,"kind":`...)
+	b = appendString(b, string(e.Kind))
+	b = append(b, `,"name":`...)
+	b = appendString(b, e.Name)
+	if e.RIFFSize != nil {
+		b = append(b, `,"riffSize":`...)
+		b = strconv.AppendInt(b, *e.RIFFSize, 10)
+	}
+	b = append(b, `,"sha256":`...)
+	b = appendString(b, e.SHA256)
+	if withSig {
+		b = append(b, `,"sig":`...)
+		b = appendString(b, e.Sig)
+	}
+	b = append(b, `,"signedAt":"`...)
+	b = e.SignedAt.UTC().AppendFormat(b, TimeLayout)
+	b = append(b, `","size":`...)
+	b = strconv.AppendInt(b, e.Size, 10)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(e.V), 10)
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string with RFC 8785 escaping: '"',
+// '\\' and control characters only (\b \t \n \f \r short, others
+// \u00xx); everything else, non-ASCII included, as is. Invalid UTF-8 has
+// been replaced before it gets here (see cleanString).
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		// Runs that need no escape are copied at once.
+		j := i
+		for j < len(s) && s[j] >= 0x20 && s[j] != '"' && s[j] != '\\' {
+			j++
+		}
+		b = append(b, s[i:j]...)
+		if j == len(s) {
+			break
+		}
+		switch c := s[j]; c {
+		case '"':
+			b = append(b, `\"`...)
+		case '\\':
+			b = append(b, `\\`...)
+		case '\b':
+			b = append(b, `\b`...)
+		case '\t':
+			b = append(b, `\t`...)
+		case '\n':
+			b = append(b, `\n`...)
+		case '\f':
+			b = append(b, `\f`...)
+		case '\r':
+			b = append(b, `\r`...)
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i = j + 1
+	}
+	return append(b, '"')
 }
 
 // cleanString makes s valid UTF-8 (file names on disk need not be), the
@@ -168,22 +166,33 @@ func envErr(format string, args ...any) error {
 	return &EnvelopeError{fmt.Sprintf(format, args...)}
 }
 
+// envelopeMembers are the members of an envelope, the required ones first
+// in the order their absence is reported.
+var envelopeMembers = [...]string{"v", "alg", "kind", "name", "size", "sha256", "signedAt", "certPem", "sig", "riffSize", "chain", "chainPem"}
+
+const requiredMembers = 9
+
 // ParseEnvelope parses envelope bytes strictly: one JSON object, every
 // member known, of the right type and present where required, no duplicate
 // members, integers below 2^53, signedAt in the exact v1 time format.
 func ParseEnvelope(data []byte) (*Envelope, error) {
 	e := &Envelope{}
-	seen := make(map[string]bool, 12)
+	var seen uint16 // bit i: envelopeMembers[i] was seen
 	var memberErr error
 	err := scanObject(data, func(key string, raw []byte) {
 		if memberErr != nil {
 			return
 		}
-		if seen[key] {
+		i := slices.Index(envelopeMembers[:], key)
+		if i < 0 {
+			memberErr = envErr("unknown member %q", key)
+			return
+		}
+		if seen&(1<<i) != 0 {
 			memberErr = envErr("duplicate member %q", key)
 			return
 		}
-		seen[key] = true
+		seen |= 1 << i
 		memberErr = e.setMember(key, raw)
 	})
 	if err != nil {
@@ -192,8 +201,8 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 	if memberErr != nil {
 		return nil, memberErr
 	}
-	for _, k := range []string{"v", "alg", "kind", "name", "size", "sha256", "signedAt", "certPem", "sig"} {
-		if !seen[k] {
+	for i, k := range envelopeMembers[:requiredMembers] {
+		if seen&(1<<i) == 0 {
 			return nil, envErr("member %q is missing", k)
 		}
 	}
@@ -261,7 +270,8 @@ func (e *Envelope) setMember(key string, raw []byte) error {
 		var s string
 		if s, err = parseString(raw); err == nil {
 			e.SignedAt, err = time.Parse(TimeLayout, s)
-			if err == nil && e.SignedAt.Format(TimeLayout) != s {
+			var buf [len(TimeLayout)]byte
+			if err == nil && string(e.SignedAt.AppendFormat(buf[:0], TimeLayout)) != s {
 				err = fmt.Errorf("not in the form %s", TimeLayout)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -102,7 +103,19 @@ func (o *Opened) Original() (io.Reader, error) {
 // failures to read.
 func Open(r io.ReaderAt, size int64) (*Opened, error) {
 	o := &Opened{Size: size, src: r}
-	kind, err := DetectKind(r)
+	// A small file is read whole with one read and judged from memory: for a
+	// 2 KiB event the several reads and the hash snapshot of the streaming
+	// pass cost more than the work itself. A short read (the file shrank)
+	// takes the streaming path, which reports what it finds.
+	var data []byte
+	if size > 0 && size <= smallFile {
+		b := make([]byte, size)
+		if n, _ := r.ReadAt(b, 0); n == len(b) {
+			data = b
+			o.src = bytes.NewReader(b)
+		}
+	}
+	kind, err := DetectKind(o.src)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +123,7 @@ func Open(r io.ReaderAt, size int64) (*Opened, error) {
 	if kind == KindRIFF {
 		err = o.openRIFF()
 	} else {
-		err = o.openJSON()
+		err = o.openJSON(data)
 	}
 	if err != nil {
 		return nil, err
@@ -122,8 +135,10 @@ func Open(r io.ReaderAt, size int64) (*Opened, error) {
 		if o.OriginalSize != o.Envelope.Size {
 			o.problem(CodeSizeMismatch, "the original is %d bytes, the seal says %d", o.OriginalSize, o.Envelope.Size)
 		}
-		if got := Hex(o.OriginalSHA256[:]); got != o.Envelope.SHA256 {
-			o.problem(CodeDigestMismatch, "the original's SHA-256 is %s, the seal says %s", got, o.Envelope.SHA256)
+		var got [2 * sha256.Size]byte
+		hex.Encode(got[:], o.OriginalSHA256[:])
+		if string(got[:]) != o.Envelope.SHA256 {
+			o.problem(CodeDigestMismatch, "the original's SHA-256 is %s, the seal says %s", got[:], o.Envelope.SHA256)
 		}
 	}
 	return o, nil
@@ -294,48 +309,61 @@ func byteAt(r io.ReaderAt, off int64) (byte, error) {
 	return b[0], nil
 }
 
+// smallFile is the largest file Open reads whole.
+const smallFile = 64 << 10
+
 // openJSON tokenizes the sealed document once while hashing it. The hash
 // state is saved where each top-level member begins, so that when the last
 // member turns out to be the seal, the original's digest is that saved state
-// plus the few bytes after the envelope: no second pass.
-func (o *Opened) openJSON() error {
-	sc := jsonio.NewScanner()
-	h := sha256.New()
-	var saved []byte // hash state at savedAt
-	savedAt := int64(-1)
-	buf, release := getBuf(o.Size)
-	defer release()
-	r := io.NewSectionReader(o.src, 0, o.Size)
-	var scanErr error
-	for scanErr == nil {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			p := buf[:n]
-			base := sc.Offset()
-			if _, err := sc.Write(p); err != nil {
-				scanErr = err
+// plus the few bytes after the envelope: no second pass. data, when not nil,
+// is the whole file: it is scanned and hashed in place instead.
+func (o *Opened) openJSON(data []byte) error {
+	var (
+		doc     *jsonio.Document
+		scanErr error
+		h       hash.Hash
+		saved   []byte // hash state at savedAt
+		savedAt = int64(-1)
+		buf     []byte
+	)
+	if data != nil {
+		doc, scanErr = jsonio.Scan(data)
+	} else {
+		var release func()
+		buf, release = getBuf(o.Size)
+		defer release()
+		h = sha256.New()
+		sc := jsonio.NewScanner()
+		r := io.NewSectionReader(o.src, 0, o.Size)
+		for scanErr == nil {
+			n, rerr := r.Read(buf)
+			if n > 0 {
+				p := buf[:n]
+				base := sc.Offset()
+				if _, err := sc.Write(p); err != nil {
+					scanErr = err
+					break
+				}
+				if at := sc.LatestSpliceStart(); at >= base && at != savedAt {
+					cut := at - base
+					h.Write(p[:cut])
+					saved = snapshot(h)
+					savedAt = at
+					h.Write(p[cut:])
+				} else {
+					h.Write(p)
+				}
+			}
+			if rerr == io.EOF {
 				break
 			}
-			if at := sc.LatestSpliceStart(); at >= base && at != savedAt {
-				cut := at - base
-				h.Write(p[:cut])
-				saved = snapshot(h)
-				savedAt = at
-				h.Write(p[cut:])
-			} else {
-				h.Write(p)
+			if rerr != nil {
+				return newError(ReasonIO, rerr, "reading")
 			}
 		}
-		if rerr == io.EOF {
-			break
+		if scanErr == nil {
+			doc, scanErr = sc.Finish()
 		}
-		if rerr != nil {
-			return newError(ReasonIO, rerr, "reading")
-		}
-	}
-	var doc *jsonio.Document
-	if scanErr == nil {
-		doc, scanErr = sc.Finish()
 	}
 	if scanErr != nil {
 		if o.Size == 0 || errors.Is(scanErr, jsonio.ErrNotObject) || isNotJSONAtStart(scanErr) {
@@ -364,9 +392,9 @@ func (o *Opened) openJSON() error {
 		o.problem(CodeSealNotLast, "the \"seal\" member is not the last top-level member")
 		return nil
 	}
-	keyBytes := make([]byte, doc.Last.ValueStart-doc.Last.KeyStart)
-	if _, err := o.src.ReadAt(keyBytes, doc.Last.KeyStart); err != nil {
-		return newError(ReasonIO, err, "")
+	keyBytes, err := o.bytesAt(data, doc.Last.KeyStart, doc.Last.ValueStart)
+	if err != nil {
+		return err
 	}
 	split, err := jsonio.LocateSeal(doc, keyBytes)
 	if err != nil {
@@ -379,24 +407,44 @@ func (o *Opened) openJSON() error {
 		o.problem(CodeSealMalformed, "the envelope is %d bytes, more than the %d allowed", envLen, riffio.MaxEnvelope)
 		return nil
 	}
-	envBytes := make([]byte, envLen)
-	if _, err := o.src.ReadAt(envBytes, split.EnvStart); err != nil {
-		return newError(ReasonIO, err, "")
+	envBytes, err := o.bytesAt(data, split.EnvStart, split.EnvEnd)
+	if err != nil {
+		return err
 	}
 	o.parseEnvelope(envBytes)
 	if o.Envelope == nil {
 		return nil
 	}
-	if savedAt != split.Cut {
-		return fmt.Errorf("internal error: hash saved at %d, splice at %d", savedAt, split.Cut)
-	}
-	restore(h, saved)
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(o.src, split.Resume, o.Size-split.Resume), buf); err != nil {
-		return newError(ReasonIO, err, "reading")
+	if data != nil {
+		h = sha256.New()
+		h.Write(data[:split.Cut])
+		h.Write(data[split.Resume:])
+	} else {
+		if savedAt != split.Cut {
+			return fmt.Errorf("internal error: hash saved at %d, splice at %d", savedAt, split.Cut)
+		}
+		restore(h, saved)
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(o.src, split.Resume, o.Size-split.Resume), buf); err != nil {
+			return newError(ReasonIO, err, "reading")
+		}
 	}
 	o.HasOriginal, o.OriginalSize = true, split.OriginalSize(o.Size)
 	h.Sum(o.OriginalSHA256[:0])
 	return nil
+}
+
+// bytesAt returns the file's bytes [start, end): a slice of data when the
+// whole file is in memory (capacity capped, so appends cannot reach the
+// bytes after), else a fresh read.
+func (o *Opened) bytesAt(data []byte, start, end int64) ([]byte, error) {
+	if data != nil {
+		return data[start:end:end], nil
+	}
+	b := make([]byte, end-start)
+	if _, err := o.src.ReadAt(b, start); err != nil {
+		return nil, newError(ReasonIO, err, "")
+	}
+	return b, nil
 }
 
 func isNotJSONAtStart(err error) bool {

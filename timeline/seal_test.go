@@ -171,3 +171,29 @@ func TestSealLargeRecording(t *testing.T) {
 		t.Fatal("original differs")
 	}
 }
+
+// TestParseEnvelopeMembers: unknown, repeated and missing members are
+// refused, each with its own message; escapes in strings round-trip.
+func TestParseEnvelopeMembers(t *testing.T) {
+	valid := `"alg":"ES256","certPem":"a\nb\"c\u0001","kind":"json","name":"n\u00e9","sha256":"` + strings.Repeat("a", 64) + `","sig":"","signedAt":"2026-11-27T10:00:00.123Z","size":1,"v":1`
+	e, err := timeline.ParseEnvelope([]byte("{" + valid + "}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.CertPEM != "a\nb\"c\x01" || e.Name != "né" {
+		t.Errorf("certPem %q name %q", e.CertPEM, e.Name)
+	}
+	if got, want := string(e.Marshal()), "{"+strings.Replace(valid, `\u00e9`, "é", 1)+"}"; got != want {
+		t.Errorf("marshal %s", got)
+	}
+	for in, want := range map[string]string{
+		"{" + valid + `,"x":1}`:                                     `unknown member "x"`,
+		"{" + valid + `,"size":2}`:                                  `duplicate member "size"`,
+		"{" + strings.Replace(valid, `"kind":"json",`, "", 1) + "}": `member "kind" is missing`,
+		"{" + strings.Replace(valid, `.123Z`, `.1Z`, 1) + "}":       `member "signedAt"`,
+	} {
+		if _, err := timeline.ParseEnvelope([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
@@ -184,15 +186,33 @@ func VerifySignatureWith(e *Envelope, cert *x509.Certificate) error {
 	if want != e.Alg {
 		return &SignatureError{SigAlgMismatch, fmt.Sprintf("alg is %s, the certificate's key needs %s", e.Alg, want)}
 	}
-	sig, err := base64.StdEncoding.Strict().DecodeString(e.Sig)
+	sig, err := strictBase64.DecodeString(e.Sig)
 	if err != nil {
 		return &SignatureError{SigEncoding, "sig is not standard base64: " + err.Error()}
 	}
-	h, _ := e.Alg.Hash()
-	hh := h.New()
-	hh.Write(e.SigningInput())
-	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), hh.Sum(nil), sig) {
+	// The signing input is built in a stack buffer (it fits for a usual
+	// certificate) and hashed by the concrete function, so that nothing
+	// but the signature itself is allocated.
+	var buf [4096]byte
+	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), digest(e.Alg, e.appendCanonical(buf[:0], false)), sig) {
 		return &SignatureError{SigInvalid, "the signature does not verify with the certificate's key"}
 	}
 	return nil
+}
+
+// strictBase64 is made once: Strict returns a new copy of the encoding.
+var strictBase64 = base64.StdEncoding.Strict()
+
+// digest hashes msg with alg's hash (alg has been checked to be known).
+func digest(alg Alg, msg []byte) []byte {
+	switch alg {
+	case ES384:
+		d := sha512.Sum384(msg)
+		return d[:]
+	case ES512:
+		d := sha512.Sum512(msg)
+		return d[:]
+	}
+	d := sha256.Sum256(msg)
+	return d[:]
 }

@@ -47,12 +47,6 @@ type ArchiveOptions struct {
 	// removes the file. SpoolDir is where (default: os.TempDir()).
 	Spool    bool
 	SpoolDir string
-	// EntryNotes are findings about entries recorded outside the log,
-	// attached to their items.
-	//
-	// Deprecated: the sealer's findings (watch.incomplete) are notes in the
-	// entries' log records, which Archive reads itself; nothing needs this.
-	EntryNotes []EntryNote
 }
 
 // ItemCounts counts an audit's items by verdict, with their sealed bytes.
@@ -129,16 +123,6 @@ func (r *ArchiveResult) Close() error {
 		return nil
 	}
 	return r.spool.close()
-}
-
-// EntryNote is a finding about an archive entry recorded outside the log.
-//
-// Deprecated: see ArchiveOptions.EntryNotes.
-type EntryNote struct {
-	Seq         int64
-	ArchiveName string
-	Code        string
-	Message     string
 }
 
 // Archive audits an evidence archive: the checkpoint (signature, signer
@@ -255,9 +239,6 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		}
 	}
 	byEntry = append(byEntry, noted...)
-	for _, n := range opts.EntryNotes {
-		byEntry = append(byEntry, entryFinding{n.Seq, "files/" + n.ArchiveName, NewFinding(n.Code, "%s", n.Message)})
-	}
 	slices.SortStableFunc(byEntry, func(a, b entryFinding) int { return cmp.Compare(a.seq, b.seq) })
 	for _, ef := range byEntry {
 		if !opts.Shard.Owns(ef.seq - 1) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 
 	"github.com/tlseal/tlseal/riffio"
 	"github.com/tlseal/tlseal/timeline"
@@ -66,7 +65,7 @@ type ItemResult struct {
 
 // File verifies the file at path.
 func File(path string, trust *Trust) (*ItemResult, error) {
-	f, err := os.Open(path)
+	f, err := openRead(path)
 	if err != nil {
 		return nil, err
 	}

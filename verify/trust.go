@@ -21,7 +21,7 @@ type Trust struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]chainResult
-	certs sync.Map // certPem + chainPem → *parsedCerts
+	certs sync.Map // pemPair → *parsedCerts
 }
 
 // parsedCerts is the parse of a seal's certPem and chainPem, shared by
@@ -34,9 +34,13 @@ type parsedCerts struct {
 	chainErr error
 }
 
+// pemPair keys the parsed certificates: a struct, not a concatenation,
+// so that a lookup allocates nothing.
+type pemPair struct{ cert, chain string }
+
 // parsed parses (once per distinct pair) a seal's certificates.
 func (t *Trust) parsed(certPEM, chainPEM string) *parsedCerts {
-	key := certPEM + "\x00" + chainPEM
+	key := pemPair{certPEM, chainPEM}
 	if v, ok := t.certs.Load(key); ok {
 		return v.(*parsedCerts)
 	}

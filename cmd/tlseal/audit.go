@@ -301,9 +301,3 @@ func boundMemory() {
 		debug.SetMemoryLimit(auditMemoryLimit)
 	}
 }
-
-// watcherNotes returns nothing: the watcher's findings are notes in the
-// entries' log records, which verify.Archive reads itself. Findings a
-// watcher once journaled in ARCHIVE/watch/findings.jsonl are not read (they
-// were warnings only). It stays until cmd/tlseal/verify.go drops its call.
-func watcherNotes(string) ([]verify.EntryNote, error) { return nil, nil }
