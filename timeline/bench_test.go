@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/timeline"
@@ -55,34 +56,6 @@ func (s *benchSink) Seek(off int64, whence int) (int64, error) {
 	return off, nil
 }
 
-// benchBuffer is an in-memory io.WriteSeeker that keeps the sealed bytes.
-type benchBuffer struct {
-	buf []byte
-	off int
-}
-
-func (m *benchBuffer) Write(p []byte) (int, error) {
-	if end := m.off + len(p); end > len(m.buf) {
-		m.buf = append(m.buf, make([]byte, end-len(m.buf))...)
-	}
-	m.off += copy(m.buf[m.off:], p)
-	return len(p), nil
-}
-
-func (m *benchBuffer) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		off += int64(m.off)
-	case io.SeekEnd:
-		off += int64(len(m.buf))
-	}
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	m.off = int(off)
-	return off, nil
-}
-
 // benchWAV returns a 16-bit stereo PCM WAVE file of size bytes of noise.
 func benchWAV(size int) []byte {
 	pcm := make([]byte, size-44)
@@ -112,11 +85,11 @@ func benchSigner(b *testing.B) *timeline.Signer {
 }
 
 func benchSeal(b *testing.B, s *timeline.Signer, orig []byte) []byte {
-	var out benchBuffer
+	var out memfile.File
 	if _, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: "bench", Signer: s}); err != nil {
 		b.Fatal(err)
 	}
-	return out.buf
+	return out.Bytes()
 }
 
 // BenchmarkSHA256 is the limit of sealing and verifying a large file: Go's
@@ -190,7 +163,7 @@ func BenchmarkSealJSON(b *testing.B) {
 	orig := benchEvent()
 	b.SetBytes(int64(len(orig)))
 	for b.Loop() {
-		var out benchBuffer
+		var out memfile.File
 		if _, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: "event.json", Signer: s}); err != nil {
 			b.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/timeline"
 )
 
@@ -36,7 +37,7 @@ func FuzzSealOpen(f *testing.F) {
 	f.Add([]byte("RIFF"))
 	signer := testSigner(f)
 	f.Fuzz(func(t *testing.T, orig []byte) {
-		var out memFile
+		var out memfile.File
 		_, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: "f", Signer: signer, Time: fixedTime})
 		if err != nil {
 			var te *timeline.Error
@@ -45,7 +46,7 @@ func FuzzSealOpen(f *testing.F) {
 			}
 			return
 		}
-		o, err := timeline.Open(bytes.NewReader(out.buf), int64(len(out.buf)))
+		o, err := timeline.Open(bytes.NewReader(out.Bytes()), int64(len(out.Bytes())))
 		if err != nil {
 			t.Fatal(err)
 		}

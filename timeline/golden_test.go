@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/timeline"
@@ -127,13 +128,13 @@ func TestGoldenVectors(t *testing.T) {
 		}
 		for _, c := range goldenCurves {
 			signer := goldenSigner(t, c.name, c.curve)
-			var out memFile
+			var out memfile.File
 			if _, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: name, Signer: signer, Time: goldenTime}); err != nil {
 				t.Fatal(err)
 			}
 			goldenPath := filepath.Join(goldenDir, "sealed-"+c.name+"-"+name)
 			if *update {
-				if err := os.WriteFile(goldenPath, out.buf, 0o644); err != nil {
+				if err := os.WriteFile(goldenPath, out.Bytes(), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -141,7 +142,7 @@ func TestGoldenVectors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v (run with -update)", err)
 			}
-			if !bytes.Equal(out.buf, want) {
+			if !bytes.Equal(out.Bytes(), want) {
 				t.Errorf("%s: sealing gives different bytes than the golden file", goldenPath)
 			}
 			// The golden file opens cleanly and its signature verifies.

@@ -10,9 +10,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -20,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/timeline"
@@ -39,34 +38,6 @@ func newBenchPKI(b *testing.B) benchPKI {
 
 func (p benchPKI) trust() *verify.Trust { return verify.NewTrust([]*x509.Certificate{p.ca.Cert}) }
 
-// benchOut is an in-memory io.WriteSeeker for timeline.Seal.
-type benchOut struct {
-	buf []byte
-	off int
-}
-
-func (m *benchOut) Write(p []byte) (int, error) {
-	if end := m.off + len(p); end > len(m.buf) {
-		m.buf = append(m.buf, make([]byte, end-len(m.buf))...)
-	}
-	m.off += copy(m.buf[m.off:], p)
-	return len(p), nil
-}
-
-func (m *benchOut) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		off += int64(m.off)
-	case io.SeekEnd:
-		off += int64(len(m.buf))
-	}
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	m.off = int(off)
-	return off, nil
-}
-
 // benchEventJSON returns event i as a JSON file of about 1.2 KiB, which is
 // about 2 KiB once sealed with a P-256 signer.
 func benchEventJSON(i int) []byte {
@@ -78,11 +49,11 @@ func benchEventJSON(i int) []byte {
 
 // writeSealed seals orig and writes it to path.
 func (p benchPKI) writeSealed(b *testing.B, path string, orig []byte) {
-	var out benchOut
+	var out memfile.File
 	if _, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: filepath.Base(path), Signer: p.signer}); err != nil {
 		b.Fatal(err)
 	}
-	if err := os.WriteFile(path, out.buf, 0o644); err != nil {
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -8,44 +8,17 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
-	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/verify"
 )
-
-// memFile is an in-memory io.WriteSeeker for timeline.Seal.
-type memFile struct {
-	buf []byte
-	off int64
-}
-
-func (m *memFile) Write(p []byte) (int, error) {
-	if end := m.off + int64(len(p)); end > int64(len(m.buf)) {
-		m.buf = append(m.buf, make([]byte, end-int64(len(m.buf)))...)
-	}
-	copy(m.buf[m.off:], p)
-	m.off += int64(len(p))
-	return len(p), nil
-}
-
-func (m *memFile) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekStart:
-		m.off = off
-	case io.SeekEnd:
-		m.off = int64(len(m.buf)) + off
-	default:
-		m.off += off
-	}
-	return m.off, nil
-}
 
 type pki struct {
 	ca, inter, other  *testpki.Cert
@@ -72,11 +45,11 @@ func newPKI(t *testing.T) *pki {
 
 func seal(t *testing.T, s *timeline.Signer, orig []byte, when time.Time) []byte {
 	t.Helper()
-	var m memFile
+	var m memfile.File
 	if _, err := timeline.Seal(&m, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: "f", Signer: s, Time: when}); err != nil {
 		t.Fatal(err)
 	}
-	return m.buf
+	return m.Bytes()
 }
 
 func check(t *testing.T, data []byte, trust *verify.Trust) *verify.ItemResult {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/verify"
@@ -52,7 +53,7 @@ func cmdOriginals(args []string) error {
 		return err
 	}
 	start := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
-	var out memOut
+	var out memfile.File
 	base := padEvent(0, start, 0)
 	sealed, err := timeline.Seal(&out, bytes.NewReader(base), int64(len(base)), timeline.SealOptions{
 		Name: "d0000/event-0000000.json", Signer: signer,

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/timeline"
 )
@@ -200,39 +201,11 @@ func padEvent(i int, start time.Time, pad int) []byte {
 }
 
 func sealBytes(s *timeline.Signer, name string, orig []byte) ([]byte, error) {
-	var out memOut
+	var out memfile.File
 	if _, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: name, Signer: s}); err != nil {
 		return nil, err
 	}
-	return out.buf, nil
-}
-
-// memOut is an in-memory io.WriteSeeker.
-type memOut struct {
-	buf []byte
-	off int
-}
-
-func (m *memOut) Write(p []byte) (int, error) {
-	if end := m.off + len(p); end > len(m.buf) {
-		m.buf = append(m.buf, make([]byte, end-len(m.buf))...)
-	}
-	m.off += copy(m.buf[m.off:], p)
-	return len(p), nil
-}
-
-func (m *memOut) Seek(off int64, whence int) (int64, error) {
-	switch whence {
-	case io.SeekCurrent:
-		off += int64(m.off)
-	case io.SeekEnd:
-		off += int64(len(m.buf))
-	}
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	m.off = int(off)
-	return off, nil
+	return out.Bytes(), nil
 }
 
 // cmdSHA256 prints Go's SHA-256 of each file, reading it in 1 MiB pieces
