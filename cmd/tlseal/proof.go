@@ -31,7 +31,11 @@ signed-note form).
 NAME is the file's name in the archive (its path under ARCHIVE/files/, e.g.
 events/e1.v2.json) or the name it was ingested under (then the latest version).
 The archive is only read: this works while a writer is appending. An entry
-appended after the latest checkpoint has no proof until the next one.`,
+appended after the latest checkpoint has no proof until the next one.
+
+Notes the sealer recorded with the entry (the watcher's watch.incomplete) are
+printed to standard error: they are in the log record, not in the proof (the
+Merkle leaf is the seal alone).`,
 		Example: `  tlseal proof evidence/ events/event-0001.json
   tlseal proof evidence/ rec-0001.wav -o rec-0001.tlog-proof
   tlseal proof --verifier-key evidence/ rec-0001.wav`,
@@ -59,6 +63,9 @@ func runProof(ctx context.Context, root *rootOptions, opts *proofOptions, dir, n
 	p, err := r.Prove(e)
 	if err != nil {
 		return err
+	}
+	for _, n := range e.Notes {
+		fmt.Fprintf(root.stderr, "note (entry %d, not covered by the proof): %s %s: %s\n", e.Seq, n.Severity, n.Code, n.Message)
 	}
 	if opts.verifierKey {
 		_, key, err := r.Checkpoint()
