@@ -469,26 +469,61 @@ func (s *itemSpool) each(yield func(*ItemResult) bool) error {
 	if err := s.sync(); err != nil {
 		return err
 	}
-	r := spoolReader{f: s.f, buf: make([]byte, 64<<10), bufOff: -1}
-	for _, o := range s.offs {
-		if o == 0 {
-			continue
-		}
-		it, err := r.item(o - 1)
-		if err != nil {
-			return err
-		}
-		if !yield(it) {
-			return nil
-		}
+	// Items are read and decoded on a goroutine of their own, a batch
+	// ahead, while the caller (a report writer) encodes the previous ones.
+	type batch struct {
+		items []*ItemResult
+		err   error
 	}
-	for _, o := range s.tail {
-		it, err := r.item(o)
-		if err != nil {
-			return err
+	const batchLen = 64
+	batches := make(chan batch, 4)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(batches)
+		r := spoolReader{f: s.f, buf: make([]byte, 64<<10), bufOff: -1}
+		var b batch
+		send := func() bool {
+			select {
+			case batches <- b:
+				b = batch{}
+				return true
+			case <-done:
+				return false
+			}
 		}
-		if !yield(it) {
-			return nil
+		read := func(off int64) bool {
+			it, err := r.item(off)
+			if err != nil {
+				b.err = err
+				send()
+				return false
+			}
+			b.items = append(b.items, it)
+			return len(b.items) < batchLen || send()
+		}
+		for _, o := range s.offs {
+			if o != 0 && !read(o-1) {
+				return
+			}
+		}
+		for _, o := range s.tail {
+			if !read(o) {
+				return
+			}
+		}
+		if len(b.items) > 0 {
+			send()
+		}
+	}()
+	for b := range batches {
+		for _, it := range b.items {
+			if !yield(it) {
+				return nil
+			}
+		}
+		if b.err != nil {
+			return b.err
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -48,5 +49,43 @@ func TestItemSpool(t *testing.T) {
 	s.each(func(*ItemResult) bool { n++; return n < 2 })
 	if n != 2 {
 		t.Errorf("each went on after yield returned false: %d", n)
+	}
+}
+
+// Many items come back in order across the read-ahead's batches, and a
+// damaged spool line is an error, after the items before it.
+func TestItemSpoolBatches(t *testing.T) {
+	s, err := newItemSpool(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	const n = 1000
+	for seq := int64(n); seq >= 1; seq-- {
+		if err := s.put(seq, &ItemResult{Path: fmt.Sprint(seq), Entry: seq, Findings: []Finding{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got int64
+	if err := s.each(func(it *ItemResult) bool {
+		got++
+		if it.Entry != got {
+			t.Fatalf("item %d is entry %d", got, it.Entry)
+		}
+		return true
+	}); err != nil || got != n {
+		t.Fatalf("each: %d items, %v", got, err)
+	}
+	if err := s.sync(); err != nil {
+		t.Fatal(err)
+	}
+	// Entry 700's line was written 301st: break it.
+	if _, err := s.f.WriteAt([]byte("#"), s.offs[699]-1); err != nil {
+		t.Fatal(err)
+	}
+	got = 0
+	err = s.each(func(*ItemResult) bool { got++; return true })
+	if err == nil || got != 699 {
+		t.Errorf("each over a damaged spool: %d items, error %v; want 699 and an error", got, err)
 	}
 }
