@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/tlseal/tlseal/internal/readonly"
 	"github.com/tlseal/tlseal/timeline"
 )
 
@@ -590,7 +591,7 @@ func (c *checker) checkFile(e *Entry) {
 	if c.opts.SkipFiles {
 		return
 	}
-	f, err := os.Open(path)
+	f, err := readonly.Open(path)
 	if err != nil {
 		c.add(CodeEntryMismatch, e.Seq, name, "%v", err)
 		return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/big"
 
+	"github.com/tlseal/tlseal/internal/readonly"
 	"github.com/tlseal/tlseal/riffio"
 	"github.com/tlseal/tlseal/timeline"
 )
@@ -65,7 +66,7 @@ type ItemResult struct {
 
 // File verifies the file at path.
 func File(path string, trust *Trust) (*ItemResult, error) {
-	f, err := openRead(path)
+	f, err := readonly.Open(path)
 	if err != nil {
 		return nil, err
 	}
