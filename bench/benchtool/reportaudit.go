@@ -173,7 +173,8 @@ var auditParts = []struct {
 	fn     string
 	label  string
 }{
-	{0, "github.com/tlseal/tlseal/archive.(*checker).scan", "reading the log: records, Merkle tree, index, chain links (one goroutine; dispatches the file checks)"},
+	{0, "github.com/tlseal/tlseal/archive.(*checker).readAhead.func2", "parsing the log's records: envelopes, leaf hashes (on every core, ahead of the scan)"},
+	{0, "github.com/tlseal/tlseal/archive.(*checker).scan", "checking the log in order: Merkle tree, index, chain links (one goroutine; dispatches the file checks)"},
 	{0, "github.com/tlseal/tlseal/archive.(*checker).checkFile", "checking the files (the `--jobs` workers)"},
 	{1, "github.com/tlseal/tlseal/timeline.Open", "opening a sealed file: reading, hashing the content, locating and parsing the seal"},
 	{2, "github.com/tlseal/tlseal/timeline.(*Opened).openJSON", "of which JSON files (parsing the document and its seal)"},
@@ -181,7 +182,7 @@ var auditParts = []struct {
 	{2, "crypto/ecdsa.VerifyASN1", "of which ECDSA P-256 signature verification"},
 	{1, "github.com/tlseal/tlseal/verify.(*itemSpool).put", "writing each result to the spool file"},
 	{0, "github.com/tlseal/tlseal/archive.(*checker).walkFiles", "listing files/ for unlisted files"},
-	{0, "github.com/tlseal/tlseal/report.WriteJSON", "encoding the JSON report (after the audit, one goroutine)"},
+	{0, "github.com/tlseal/tlseal/report.WriteJSON", "encoding the JSON report (after the audit)"},
 	{0, "runtime.gcBgMarkWorker", "garbage collection (background marking)"},
 	{0, "crypto/internal/fips140/sha256.block", "all SHA-256 (file contents, envelopes, Merkle tree), wherever it runs"},
 }
