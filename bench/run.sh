@@ -73,7 +73,7 @@ else
   audit_wavs=${TLSEAL_BENCH_AUDIT_WAVS:-20}
   audit_wav_mib=${TLSEAL_BENCH_AUDIT_WAV_MIB:-50}
   audit_scale=${TLSEAL_BENCH_AUDIT_SCALE:-10000 30000 100000}
-  runs_big=10 runs_sign=5 runs_dir=10 runs_recipe=3 runs_audit=10 warmup=2
+  runs_big=10 runs_sign=10 runs_dir=10 runs_recipe=3 runs_audit=10 warmup=2
   benchtime=1s
 fi
 mode=custom audit_mode=custom
