@@ -203,12 +203,25 @@ type checker struct {
 // versionClaim is a record's prevVersion.
 type versionClaim struct{ seq, prev int64 }
 
-// newIndexes presizes the per-entry indexes from log/index (bounded by what
-// log/entries can hold, should the index be damaged).
+// newIndexes presizes the per-entry indexes from log/index when its last
+// record describes the end of log/entries (the normal case), up to
+// maxPresize entries. A damaged or tampered index (what an audit exists to
+// report), or sparse log files, must not make Check reserve memory for
+// entries that are not there: then, and beyond maxPresize, the indexes
+// grow with the entries read.
 func (c *checker) newIndexes() {
+	const minPresize, maxPresize = 1024, 1 << 20
+	n := int64(minPresize)
 	isz, _ := fileSize(c.l.index)
 	esz, _ := fileSize(c.l.entries)
-	n := min(isz/indexRecordLen, esz/(recordOverhead+recordFixed)) + 1
+	if k := isz / indexRecordLen; k > 0 && isz%indexRecordLen == 0 {
+		var b [indexRecordLen]byte
+		if _, err := c.l.index.ReadAt(b[:], isz-indexRecordLen); err == nil {
+			if x, err := parseIndexRecord(b[:], k-1); err == nil && x.Offset+int64(x.Length) == esz {
+				n = min(k, maxPresize)
+			}
+		}
+	}
 	seed := maphash.MakeSeed()
 	c.names = newKeyIndex(n, seed, c.archiveNameOf)
 	c.envs = newKeyIndex(n, seed, c.envelopeOf)
@@ -418,7 +431,10 @@ type scannedRecord struct {
 // of a scan's work, and the file checks wait for the scan); next returns
 // them in order. stop releases the goroutines when the scan ends early.
 func (c *checker) readAhead(size int64) (next func() *scannedRecord, stop func()) {
-	const batchLen = 128
+	// A batch ends at batchLen records or batchBytes of records, and at
+	// most inFlight batches wait for the scan: what readAhead holds stays
+	// a few MiB whatever the number of cores and the envelopes' size.
+	const batchLen, batchBytes = 128, 256 << 10
 	type batch struct {
 		items []scannedRecord
 		ready chan struct{}
@@ -427,8 +443,9 @@ func (c *checker) readAhead(size int64) (next func() *scannedRecord, stop func()
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
-	ordered := make(chan *batch, 2*jobs)
-	parse := make(chan *batch, 2*jobs)
+	inFlight := min(2*jobs, 8)
+	ordered := make(chan *batch, inFlight)
+	parse := make(chan *batch, inFlight)
 	done := make(chan struct{})
 	go func() {
 		defer close(ordered)
@@ -436,10 +453,11 @@ func (c *checker) readAhead(size int64) (next func() *scannedRecord, stop func()
 		sc := newRecordScanner(c.l.entries, 0, size)
 		for last := false; !last; {
 			b := &batch{items: make([]scannedRecord, 0, batchLen), ready: make(chan struct{})}
-			for len(b.items) < batchLen && !last {
+			for held := 0; len(b.items) < batchLen && held < batchBytes && !last; {
 				off := sc.off
 				r, _, length, err := sc.next()
 				b.items = append(b.items, scannedRecord{r: r, off: off, length: length, err: err})
+				held += length
 				last = err != nil
 			}
 			select {
@@ -450,7 +468,7 @@ func (c *checker) readAhead(size int64) (next func() *scannedRecord, stop func()
 			parse <- b // parse never blocks for long: the parsers drain it
 		}
 	}()
-	for range jobs {
+	for range min(jobs, inFlight) {
 		go func() {
 			for b := range parse {
 				for i := range b.items {

@@ -2,6 +2,8 @@ package archive
 
 import (
 	"hash/maphash"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -39,5 +41,59 @@ func TestKeyIndexCollisions(t *testing.T) {
 				t.Error("has(d) found a key never added")
 			}
 		})
+	}
+}
+
+// The indexes are presized from a log/index that describes log/entries,
+// and not from one that is damaged or sparse (a tampered archive must not
+// make the audit reserve memory for entries that are not there).
+func TestIndexesPresize(t *testing.T) {
+	env := newEnv(t)
+	dir := buildArchive(t, env, 5) // 5 events and a WAV
+	presized := func() int {
+		t.Helper()
+		l, err := openLog(dir, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.close()
+		c := &checker{dir: dir, l: l}
+		c.newIndexes()
+		if cap(c.names.items) != cap(c.offsets) {
+			t.Fatalf("indexes of %d, offsets of %d", cap(c.names.items), cap(c.offsets))
+		}
+		return cap(c.offsets)
+	}
+	if n := presized(); n != 6 {
+		t.Errorf("a sound index: presized for %d entries, want 6", n)
+	}
+	index := filepath.Join(dir, indexFile)
+	writable(t, index)
+	if err := os.Truncate(index, 1<<40); err != nil { // sparse: 1 TiB of zeros
+		t.Skipf("cannot make a sparse file here: %v", err)
+	}
+	if n := presized(); n > 1024 {
+		t.Errorf("a 1 TiB index of zeros: presized for %d entries", n)
+	}
+	// Even with a last record that fits (forged), the presize is capped.
+	data, err := os.ReadFile(filepath.Join(dir, entriesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := (&indexRecord{Offset: int64(len(data)) - 100, Length: 100, Seq: 1 << 35}).marshal()
+	f, err := os.OpenFile(index, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(last, 1<<40-indexRecordLen); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if n := presized(); n > 1<<20 {
+		t.Errorf("a 1 TiB index ending in a fitting record: presized for %d entries", n)
+	}
+	res, err := Check(dir, CheckOptions{})
+	if err != nil || !res.Has(CodeIndexMismatch) {
+		t.Errorf("Check of the sparse index: %v, %v", err, res)
 	}
 }

@@ -108,6 +108,7 @@ func Files(ctx context.Context, paths []string, trust *Trust, jobs int, emit fun
 		}
 	}()
 	var err error
+	emitted := 0
 	for r := range pending {
 		select {
 		case <-r.done:
@@ -119,6 +120,13 @@ func Files(ctx context.Context, paths []string, trust *Trust, jobs int, emit fun
 		for _, o := range r.out {
 			emit(o)
 		}
+		emitted += len(r.out)
+	}
+	if err == nil && emitted < len(paths) {
+		// The feeder saw the cancellation first and stopped handing out
+		// runs: the outcomes are incomplete, which must not look like
+		// success.
+		err = ctx.Err()
 	}
 	if err != nil {
 		// Let the feeder finish: it stops at the next run, the workers

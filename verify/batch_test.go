@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,5 +109,30 @@ func TestFilesCancel(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) || n >= len(paths) {
 		t.Fatalf("err %v after %d outcomes", err, n)
+	}
+}
+
+// A cancellation at any point is reported unless every outcome was
+// emitted: a partial run must never look like a complete one.
+func TestFilesCancelAnywhere(t *testing.T) {
+	paths := make([]string, 300)
+	for i := range paths {
+		paths[i] = filepath.Join(t.TempDir(), "missing.json") // fast outcomes
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 3000 {
+		jobs := 1 + round%4
+		stopAt := 1 + rng.IntN(len(paths))
+		ctx, cancel := context.WithCancel(context.Background())
+		n := 0
+		err := verify.Files(ctx, paths, nil, jobs, func(verify.Outcome) {
+			if n++; n == stopAt {
+				cancel()
+			}
+		})
+		cancel()
+		if n < len(paths) && !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d (jobs %d): %d of %d outcomes emitted, error %v", round, jobs, n, len(paths), err)
+		}
 	}
 }
