@@ -262,16 +262,7 @@ func merge(args []string, shards []*Report, open func(i int) (itemReader, error)
 	var counts verify.ItemCounts
 	var missing, unlisted int
 	err := items(func(it *verify.ItemResult) bool {
-		counts.Items++
-		counts.Bytes += it.Size
-		switch it.Verdict {
-		case verify.Passed:
-			counts.Passed++
-		case verify.Failed:
-			counts.Failed++
-		default:
-			counts.Indeterminate++
-		}
+		counts.Add(it, 1)
 		if slices.ContainsFunc(it.Findings, func(f verify.Finding) bool { return f.Code == "log.entryMissingFile" }) {
 			missing++
 		}

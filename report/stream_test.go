@@ -5,15 +5,13 @@ import (
 	"context"
 	"crypto/x509"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tlseal/tlseal/archive"
-	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/testarchive"
 	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/verify"
@@ -27,33 +25,7 @@ func auditReports(t *testing.T) (mem, spooled *report.Report) {
 	dir := t.TempDir()
 	ca := testpki.CA(t, testpki.Options{})
 	signer := testpki.Signer(t, testpki.Leaf(t, ca, testpki.Options{}))
-	arch := filepath.Join(dir, "archive")
-	w, err := archive.Create(arch, archive.Options{Signer: signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(dir, "src")
-	os.MkdirAll(src, 0o755)
-	for i := range 12 {
-		p, data := filepath.Join(src, "e.json"), samples.EventJSON(i, time.Unix(int64(i)*60, 0), "r<&>.wav")
-		if i%5 == 0 {
-			p, data = filepath.Join(src, "r.wav"), samples.WAV(8000, 0.05, float64(300+i))
-		}
-		os.WriteFile(p, data, 0o644)
-		if _, err := w.Ingest(p, filepath.Base(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(arch, "files", "e.v3.json"))
-	p := filepath.Join(arch, "files", "e.v5.json")
-	data, _ := os.ReadFile(p)
-	data[20] ^= 1
-	os.Chmod(p, 0o644)
-	os.WriteFile(p, data, 0o644)
-	os.WriteFile(filepath.Join(arch, "files", "stray.json"), []byte(`{}`), 0o644)
+	arch := testarchive.WithFindings(t, dir, signer, testarchive.Options{Entries: 12, WAVEvery: 5, Alias: "r<&>.wav"})
 	loose, err := verify.File(filepath.Join(arch, "files", "e.v2.json"), nil)
 	if err != nil {
 		t.Fatal(err)

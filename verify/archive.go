@@ -55,7 +55,8 @@ type ItemCounts struct {
 	Bytes                                int64
 }
 
-func (c *ItemCounts) add(it *ItemResult, n int) {
+// Add counts an item (n = 1) or takes it back (n = -1).
+func (c *ItemCounts) Add(it *ItemResult, n int) {
 	c.Items += n
 	c.Bytes += int64(n) * it.Size
 	switch it.Verdict {
@@ -178,7 +179,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 			it.Entry = e.Seq
 			err := store.put(e.Seq, it)
 			mu.Lock()
-			res.Counts.add(it, 1)
+			res.Counts.Add(it, 1)
 			if err != nil && storeErr == nil {
 				storeErr = err
 			}
@@ -224,8 +225,8 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		if cur == nil {
 			return nil
 		}
-		cur.Verdict = judgeItem(cur.Findings)
-		res.Counts.add(cur, 1)
+		cur.Verdict = Judge(cur.Findings)
+		res.Counts.Add(cur, 1)
 		err := store.put(cur.Entry, cur)
 		cur = nil
 		return err
@@ -258,7 +259,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 				}
 				it = &ItemResult{Path: ef.name, Entry: ef.seq, Findings: []Finding{}}
 			} else {
-				res.Counts.add(it, -1)
+				res.Counts.Add(it, -1)
 			}
 			cur = it
 		}
@@ -298,7 +299,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	}
 	slices.SortFunc(unlisted, func(a, b *ItemResult) int { return cmp.Compare(a.Path, b.Path) })
 	for _, it := range unlisted {
-		res.Counts.add(it, 1)
+		res.Counts.Add(it, 1)
 		if err := store.put(0, it); err != nil {
 			return nil, err
 		}
@@ -328,22 +329,6 @@ func noteFinding(n archive.Note) Finding {
 		return NewFinding(n.Code, "%s", n.Message)
 	}
 	return Finding{Code: n.Code, Severity: Severity(n.Severity), Message: n.Message}
-}
-
-// judgeItem is Judge, except that a code the registry does not know counts
-// by its severity: an error fails the item, a warning or information does
-// not (the verdict rule of registered codes). An unregistered code from
-// NewFinding is an error, so only notes are judged differently.
-func judgeItem(fs []Finding) Verdict {
-	known := make([]Finding, 0, len(fs))
-	for _, f := range fs {
-		if _, ok := Codes[f.Code]; ok {
-			known = append(known, f)
-		} else if f.Severity == SevError {
-			return Failed
-		}
-	}
-	return Judge(known)
 }
 
 // String summarizes the result in one line.

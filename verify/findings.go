@@ -132,7 +132,7 @@ func NewFinding(code, format string, args ...any) Finding {
 func Judge(fs []Finding) Verdict {
 	v := Passed
 	for _, f := range fs {
-		switch effect(f.Code) {
+		switch effect(f) {
 		case EffectFail:
 			return Failed
 		case EffectIndeterminate:
@@ -142,12 +142,18 @@ func Judge(fs []Finding) Verdict {
 	return v
 }
 
-func effect(code string) Effect {
-	info, ok := Codes[code]
-	if !ok {
-		return EffectFail
+// effect is the registry's effect of a finding's code. A code the registry
+// does not know (a note a sealer recorded with an archive entry) counts by
+// its severity: a warning or information leaves the verdict alone, anything
+// else fails, as NewFinding's unregistered codes (errors) do.
+func effect(f Finding) Effect {
+	if info, ok := Codes[f.Code]; ok {
+		return info.Effect
 	}
-	return info.Effect
+	if f.Severity == SevWarning || f.Severity == SevInfo {
+		return EffectNone
+	}
+	return EffectFail
 }
 
 // Combine folds item verdicts into an overall one: failed beats

@@ -45,4 +45,20 @@ func TestJudge(t *testing.T) {
 			t.Errorf("Judge(%v) = %s, want %s", c.codes, got, c.want)
 		}
 	}
+	// A code the registry does not know (a sealer's note) counts by its
+	// severity; a registered code by the registry, whatever it says.
+	for _, c := range []struct {
+		f    verify.Finding
+		want verify.Verdict
+	}{
+		{verify.Finding{Code: "vendor.hint", Severity: verify.SevInfo}, verify.Passed},
+		{verify.Finding{Code: "vendor.odd", Severity: verify.SevWarning}, verify.Passed},
+		{verify.Finding{Code: "vendor.damage", Severity: verify.SevError}, verify.Failed},
+		{verify.Finding{Code: "vendor.blank"}, verify.Failed},
+		{verify.Finding{Code: "content.digestMismatch", Severity: verify.SevInfo}, verify.Failed},
+	} {
+		if got := verify.Judge([]verify.Finding{c.f}); got != c.want {
+			t.Errorf("Judge(%+v) = %s, want %s", c.f, got, c.want)
+		}
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/certstore"
 	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/timeline"
@@ -358,14 +358,15 @@ func watchPeakHeap(path string) (stop func() uint64) {
 	}
 }
 
+// readCert reads the first certificate of a PEM (or DER) file.
 func readCert(path string) (*x509.Certificate, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", path)
+	certs, err := certstore.ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return x509.ParseCertificate(block.Bytes)
+	return certs[0], nil
 }

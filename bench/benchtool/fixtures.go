@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -24,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlseal/tlseal/certstore"
 	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/timeline"
@@ -272,15 +272,7 @@ func loadSigner(certPath, keyPath string) (*timeline.Signer, error) {
 	if certPath == "" || keyPath == "" {
 		return nil, errors.New("-cert and -key are required")
 	}
-	certPEM, err := os.ReadFile(certPath)
-	if err != nil {
-		return nil, err
-	}
-	block, _ := pem.Decode(certPEM)
-	if block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", certPath)
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
+	cert, err := readCert(certPath)
 	if err != nil {
 		return nil, err
 	}
@@ -288,16 +280,12 @@ func loadSigner(certPath, keyPath string) (*timeline.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if block, _ = pem.Decode(keyPEM); block == nil {
-		return nil, fmt.Errorf("%s: no PEM block", keyPath)
+	key, ok, err := certstore.ParsePrivateKey(keyPEM)
+	if err == nil && !ok {
+		err = errors.New("no private key")
 	}
-	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
 	}
-	s, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("%s: not a signing key", keyPath)
-	}
-	return timeline.NewSigner(cert, nil, s)
+	return timeline.NewSigner(cert, nil, key)
 }

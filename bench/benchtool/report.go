@@ -213,6 +213,38 @@ type target struct {
 	ok, known            bool
 }
 
+// targetsTable writes the acceptance table and returns its verdict lines,
+// which the run prints at the end.
+func targetsTable(w func(string, ...any), targets []target) string {
+	w("| target | measured | required | result |\n|---|---|---|---|\n")
+	var verdicts strings.Builder
+	for _, t := range targets {
+		cell, word := passFail(t.ok), map[bool]string{true: "PASS", false: "FAIL"}[t.ok]
+		if !t.known {
+			cell, word = "not determined", "N/A"
+		}
+		w("| %s | %s | %s | %s |\n", t.what, t.measured, t.need, cell)
+		fmt.Fprintf(&verdicts, "%-4s  %s: %s (required %s)\n", word, stripMD(t.what), stripMD(t.measured), t.need)
+	}
+	w("\n")
+	return verdicts.String()
+}
+
+// commandRow returns a writer of a measured command's table row: the
+// command, its best and median times, then the extra cells.
+func commandRow(w func(string, ...any)) func(m *meas, extra ...string) {
+	return func(m *meas, extra ...string) {
+		if m == nil {
+			return
+		}
+		w("| `%s` | %s | %s |", m.cmd, secs(m.min), secs(m.median))
+		for _, e := range extra {
+			w(" %s |", e)
+		}
+		w("\n")
+	}
+}
+
 func render(r *results) (string, string) {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
@@ -293,25 +325,8 @@ func render(r *results) (string, string) {
 	w("Ratios are of the best times of commands measured side by side in this run: on a shared\n")
 	w("machine other work only ever adds time, so the minimum is the steadiest estimate of each\n")
 	w("command's own cost; absolute times drift, ratios much less.\n\n%s\n\n", r.busyNote())
-	w("| target | measured | required | result |\n|---|---|---|---|\n")
-	var verdicts strings.Builder
-	for _, t := range targets {
-		w("| %s | %s | %s | %s |\n", t.what, t.measured, t.need, passFail(t.ok))
-		fmt.Fprintf(&verdicts, "%-4s  %s: %s (required %s)\n", map[bool]string{true: "PASS", false: "FAIL"}[t.ok],
-			stripMD(t.what), t.measured, t.need)
-	}
-	w("\n")
-
-	row := func(m *meas, extra ...string) {
-		if m == nil {
-			return
-		}
-		w("| `%s` | %s | %s |", m.cmd, secs(m.min), secs(m.median))
-		for _, e := range extra {
-			w(" %s |", e)
-		}
-		w("\n")
-	}
+	verdicts := targetsTable(w, targets)
+	row := commandRow(w)
 	speed := func(m *meas, bytes float64) string { return fmt.Sprintf("%.0f MiB/s", bytes/(1<<20)/m.min) }
 
 	if vw != nil {
@@ -429,7 +444,7 @@ func render(r *results) (string, string) {
 	w("commands above run in the script's scratch directory: `bin/` holds the freshly built `tlseal`\n")
 	w("and `benchtool` (bench/benchtool) and a copy of `bench/recipe.sh`; `pki/` the development CA\n")
 	w("and signer. This run's settings: %s.\n", r.fact("settings"))
-	return b.String(), verdicts.String()
+	return b.String(), verdicts
 }
 
 // machineTable describes the machine and the timing of a section.

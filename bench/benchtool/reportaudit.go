@@ -294,28 +294,8 @@ func renderAudit(r *results) (string, string) {
 
 	w("### Targets (issue 6)\n\n")
 	w("As above, ratios are of the best times of commands measured side by side in this run.\n\n%s\n\n", r.busyNote())
-	w("| target | measured | required | result |\n|---|---|---|---|\n")
-	var verdicts strings.Builder
-	for _, t := range targets {
-		cell, word := passFail(t.ok), map[bool]string{true: "PASS", false: "FAIL"}[t.ok]
-		if !t.known {
-			cell, word = "not determined", "N/A"
-		}
-		w("| %s | %s | %s | %s |\n", t.what, t.measured, t.need, cell)
-		fmt.Fprintf(&verdicts, "%-4s  %s: %s (required %s)\n", word, stripMD(t.what), stripMD(t.measured), t.need)
-	}
-	w("\n")
-
-	row := func(m *meas, extra ...string) {
-		if m == nil {
-			return
-		}
-		w("| `%s` | %s | %s |", m.cmd, secs(m.min), secs(m.median))
-		for _, e := range extra {
-			w(" %s |", e)
-		}
-		w("\n")
-	}
+	verdicts := targetsTable(w, targets)
+	row := commandRow(w)
 	gb, _ := os.ReadFile(filepath.Join(r.dir, "gobench-audit.txt"))
 	bm := parseGoBench(gb)
 
@@ -483,5 +463,5 @@ func renderAudit(r *results) (string, string) {
 	w("`benchtool`; `pki/`: the development CA and signer; `audit-known.txt`: hashdeep's list of\n")
 	w("`archive/files`; `wavs.txt`: the WAVs' archive names, `wavpaths.txt` their paths). This run's\n")
 	w("settings: %s.\n", r.fact("audit_settings"))
-	return b.String(), verdicts.String()
+	return b.String(), verdicts
 }

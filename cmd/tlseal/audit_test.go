@@ -5,10 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/tlseal/tlseal/archive"
-	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/testarchive"
 	"github.com/tlseal/tlseal/internal/testpki"
 )
 
@@ -20,35 +18,8 @@ func TestAuditShardsMergeToSingleRun(t *testing.T) {
 	ca := testpki.CA(t, testpki.Options{})
 	caPath, _ := ca.Write(t, dir, "ca")
 	signer := testpki.Signer(t, testpki.Leaf(t, ca, testpki.Options{}))
-	arch := filepath.Join(dir, "archive")
-	w, err := archive.Create(arch, archive.Options{Signer: signer, Logger: cliLogger(nil)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(dir, "src")
-	os.MkdirAll(src, 0o755)
-	for i := range 23 {
-		p := filepath.Join(src, "e.json")
-		data := samples.EventJSON(i, time.Unix(int64(i)*60, 0), "r.wav")
-		if i%7 == 0 {
-			p, data = filepath.Join(src, "r.wav"), samples.WAV(8000, 0.05, float64(300+i))
-		}
-		os.WriteFile(p, data, 0o644)
-		if _, err := w.Ingest(p, filepath.Base(p)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
 	// Findings: a missing file, a modified one, an unlisted one.
-	os.Remove(filepath.Join(arch, "files", "e.v3.json"))
-	p := filepath.Join(arch, "files", "e.v5.json")
-	data, _ := os.ReadFile(p)
-	data[20] ^= 1
-	os.Chmod(p, 0o644)
-	os.WriteFile(p, data, 0o644)
-	os.WriteFile(filepath.Join(arch, "files", "stray.json"), []byte(`{}`), 0o644)
+	arch := testarchive.WithFindings(t, dir, signer, testarchive.Options{Entries: 23, WAVEvery: 7, Alias: "r.wav"})
 
 	single := filepath.Join(dir, "single.json")
 	if _, errs, code := csRun(t, "audit", "--ca", caPath, "--format", "json="+single, arch); code != exitFailed {
