@@ -173,7 +173,7 @@ func TestVersionsAndLookup(t *testing.T) {
 			t.Errorf("Lookup(%s) = %v, %v", name, e, err)
 		}
 	}
-	if _, err := r.Lookup("nope.json"); ReasonOf(err) != NotFound {
+	if _, err := r.Lookup("nope.json"); ReasonOf(err) != ReasonNotFound {
 		t.Errorf("Lookup(nope) = %v", err)
 	}
 	mustCheck(t, dir, CheckOptions{})
@@ -203,7 +203,7 @@ func TestInvalidNames(t *testing.T) {
 	defer w.Close()
 	src := env.writeJSON("x.json", 1)
 	for _, name := range []string{"", "/abs.json", "../up.json", "a/../b.json", "a//b.json", "a/", "./a.json", "a\\b.json", "bad\x01.json", "\xff.json"} {
-		if _, err := w.Ingest(src, name); ReasonOf(err) != InvalidName {
+		if _, err := w.Ingest(src, name); ReasonOf(err) != ReasonInvalidName {
 			t.Errorf("Ingest(%q) = %v, want InvalidName", name, err)
 		}
 	}
@@ -220,14 +220,14 @@ func TestSealErrorsLeaveNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := env.write("bad.json", []byte("[1,2,3]"))
-	if _, err := w.Ingest(bad, "bad.json"); ReasonOf(err) != Seal {
+	if _, err := w.Ingest(bad, "bad.json"); ReasonOf(err) != ReasonSeal {
 		t.Fatalf("Ingest(array) = %v", err)
 	}
 	var te *timeline.Error
 	if _, err := w.Ingest(bad, "bad.json"); !errors.As(err, &te) || te.Reason != timeline.ReasonNotObject {
 		t.Fatalf("not a wrapped timeline error: %v", err)
 	}
-	if _, err := w.Ingest(filepath.Join(env.src, "missing.json"), "missing.json"); ReasonOf(err) != IO {
+	if _, err := w.Ingest(filepath.Join(env.src, "missing.json"), "missing.json"); ReasonOf(err) != ReasonIO {
 		t.Fatalf("Ingest(missing) = %v", err)
 	}
 	if _, err := w.Ingest(env.writeJSON("ok.json", 1), "ok.json"); err != nil {
@@ -249,7 +249,7 @@ func TestLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = OpenWriter(dir, env.opts(nil))
-	if ReasonOf(err) != Locked || !strings.Contains(err.Error(), "one writer at a time") {
+	if ReasonOf(err) != ReasonLocked || !strings.Contains(err.Error(), "one writer at a time") {
 		t.Fatalf("second writer: %v", err)
 	}
 	// Readers need no lock.
@@ -264,10 +264,10 @@ func TestLock(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 	w.Close()
-	if _, err := Create(dir, env.opts(nil)); ReasonOf(err) != Exists {
+	if _, err := Create(dir, env.opts(nil)); ReasonOf(err) != ReasonExists {
 		t.Fatalf("Create on an archive: %v", err)
 	}
-	if _, err := OpenWriter(t.TempDir(), env.opts(nil)); ReasonOf(err) != NotArchive {
+	if _, err := OpenWriter(t.TempDir(), env.opts(nil)); ReasonOf(err) != ReasonNotArchive {
 		t.Fatalf("OpenWriter on an empty dir: %v", err)
 	}
 }
@@ -398,7 +398,7 @@ func TestSources(t *testing.T) {
 			t.Errorf("source %d: %q, want %q", i, got[i].Name, want[i])
 		}
 	}
-	if _, err := Sources([]string{filepath.Join(env.src, "missing")}); ReasonOf(err) != IO {
+	if _, err := Sources([]string{filepath.Join(env.src, "missing")}); ReasonOf(err) != ReasonIO {
 		t.Errorf("missing: %v", err)
 	}
 }
@@ -422,7 +422,7 @@ func TestCheckpointParsing(t *testing.T) {
 	}
 	other := newEnv(t)
 	var ce *CheckpointError
-	if _, err := OpenCheckpoint(msg, "example.org/log", other.signer.Cert.PublicKey); !errors.As(err, &ce) || ce.Reason != BadSignature {
+	if _, err := OpenCheckpoint(msg, "example.org/log", other.signer.Cert.PublicKey); !errors.As(err, &ce) || ce.Reason != ReasonBadSignature {
 		t.Errorf("another key: %v", err)
 	}
 	p, err := ParseCheckpoint(msg)
@@ -464,7 +464,7 @@ func TestCreateAtomic(t *testing.T) {
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("mode %v, want the operator's 0700", st.Mode().Perm())
 	}
-	if _, err := Create(dir, Options{Signer: env.signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); ReasonOf(err) != Exists {
+	if _, err := Create(dir, Options{Signer: env.signer, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); ReasonOf(err) != ReasonExists {
 		t.Errorf("creating over an archive: %v", err)
 	}
 	if des, _ := os.ReadDir(parent); len(des) != 1 {

@@ -50,10 +50,6 @@ const (
 	CodeChainIDMismatch     = "chain.idMismatch"            // chain.id is not the archive's
 	CodeChainMissing        = "chain.missing"               // a logged seal has no chain member
 	codeSealMalformed       = timeline.CodeSealMalformed
-	codeSignatureInvalid    = "signature.invalid"
-	codeSignatureEncoding   = "signature.encoding"
-	codeCertMalformed       = "cert.malformed"
-	codeCertAlgMismatch     = "cert.algMismatch"
 )
 
 // Problem is one inconsistency found by Check.
@@ -309,7 +305,7 @@ func (f *frontier) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 func (c *checker) scan(work chan<- *Entry) error {
 	esz, err := fileSize(c.l.entries)
 	if err != nil {
-		return errorf(IO, entriesFile, err, "")
+		return errorf(ReasonIO, entriesFile, err, "")
 	}
 	isz, _ := fileSize(c.l.index)
 	hsz, _ := fileSize(c.l.hashes)
@@ -628,15 +624,7 @@ func (c *checker) checkFile(e *Entry) {
 	}
 	if o.Envelope != nil && !(c.opts.SignaturesJudgedByOnFile && c.opts.OnFile != nil) {
 		if _, err := timeline.VerifySignature(o.Envelope); err != nil {
-			code := codeSignatureInvalid
-			var se *timeline.SignatureError
-			if errors.As(err, &se) {
-				code = map[timeline.SignatureReason]string{
-					timeline.SigInvalid: codeSignatureInvalid, timeline.SigEncoding: codeSignatureEncoding,
-					timeline.SigCertMalformed: codeCertMalformed, timeline.SigAlgMismatch: codeCertAlgMismatch,
-				}[se.Reason]
-			}
-			c.add(code, e.Seq, name, "%v", err)
+			c.add(timeline.SignatureCode(err), e.Seq, name, "%v", err)
 		}
 	}
 	if c.opts.OnFile != nil {
@@ -654,7 +642,7 @@ func (c *checker) walkFiles() error {
 		}
 	})
 	if err != nil && !(errors.Is(err, fs.ErrNotExist) && !dirExists(root)) {
-		return errorf(IO, root, err, "")
+		return errorf(ReasonIO, root, err, "")
 	}
 	q := filepath.Join(c.dir, quarantineDir)
 	filepath.WalkDir(q, func(p string, d fs.DirEntry, err error) error {

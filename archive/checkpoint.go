@@ -91,36 +91,36 @@ func cpErr(r Reason, err error, format string, args ...any) *CheckpointError {
 // extension lines, every line ending in '\n'.
 func ParseCheckpointBody(body []byte) (*Checkpoint, error) {
 	if len(body) == 0 || body[len(body)-1] != '\n' {
-		return nil, cpErr(Malformed, nil, "the body does not end with a newline")
+		return nil, cpErr(ReasonMalformed, nil, "the body does not end with a newline")
 	}
 	if !utf8.Valid(body) {
-		return nil, cpErr(Malformed, nil, "the body is not valid UTF-8")
+		return nil, cpErr(ReasonMalformed, nil, "the body is not valid UTF-8")
 	}
 	lines := strings.Split(string(body[:len(body)-1]), "\n")
 	if len(lines) < 3 {
-		return nil, cpErr(Malformed, nil, "%d lines, a checkpoint has at least 3", len(lines))
+		return nil, cpErr(ReasonMalformed, nil, "%d lines, a checkpoint has at least 3", len(lines))
 	}
 	c := &Checkpoint{Origin: lines[0]}
 	if !validKeyName(c.Origin) {
-		return nil, cpErr(Malformed, nil, "origin %q is empty or holds spaces or '+'", c.Origin)
+		return nil, cpErr(ReasonMalformed, nil, "origin %q is empty or holds spaces or '+'", c.Origin)
 	}
 	s := lines[1]
 	if s == "" || len(s) > 1 && s[0] == '0' || strings.TrimLeft(s, "0123456789") != "" {
-		return nil, cpErr(Malformed, nil, "size %q is not a decimal number", s)
+		return nil, cpErr(ReasonMalformed, nil, "size %q is not a decimal number", s)
 	}
 	size, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return nil, cpErr(Malformed, nil, "size %q is out of range", s)
+		return nil, cpErr(ReasonMalformed, nil, "size %q is out of range", s)
 	}
 	c.Size = size
 	root, err := base64.StdEncoding.Strict().DecodeString(lines[2])
 	if err != nil || len(root) != tlog.HashSize {
-		return nil, cpErr(Malformed, nil, "root %q is not the base64 of 32 bytes", lines[2])
+		return nil, cpErr(ReasonMalformed, nil, "root %q is not the base64 of 32 bytes", lines[2])
 	}
 	copy(c.Root[:], root)
 	for _, e := range lines[3:] {
 		if e == "" {
-			return nil, cpErr(Malformed, nil, "empty extension line")
+			return nil, cpErr(ReasonMalformed, nil, "empty extension line")
 		}
 		c.Extensions = append(c.Extensions, e)
 	}
@@ -162,7 +162,7 @@ func VerifierKey(origin string, pub crypto.PublicKey) (string, error) {
 		return "", err
 	}
 	if !validKeyName(origin) {
-		return "", errorf(InvalidArgument, "", nil, "origin %q is not a valid key name", origin)
+		return "", errorf(ReasonInvalidArgument, "", nil, "origin %q is not a valid key name", origin)
 	}
 	h := sha256.Sum256(der)
 	return fmt.Sprintf("%s+%08x+%s", origin, binary.BigEndian.Uint32(h[:4]),
@@ -229,13 +229,13 @@ func signCheckpoint(origin string, size int64, root tlog.Hash, s *noteSigner) ([
 // cosignatures) are ignored.
 func OpenCheckpoint(msg []byte, origin string, keys ...crypto.PublicKey) (*Checkpoint, error) {
 	if len(msg) > maxCheckpointLen {
-		return nil, cpErr(Malformed, nil, "%d bytes, more than the %d allowed", len(msg), maxCheckpointLen)
+		return nil, cpErr(ReasonMalformed, nil, "%d bytes, more than the %d allowed", len(msg), maxCheckpointLen)
 	}
 	var vs []note.Verifier
 	for _, k := range keys {
 		v, err := newNoteVerifier(origin, k)
 		if err != nil {
-			return nil, cpErr(BadSignature, err, "checkpoint key")
+			return nil, cpErr(ReasonBadSignature, err, "checkpoint key")
 		}
 		vs = append(vs, v)
 	}
@@ -245,11 +245,11 @@ func OpenCheckpoint(msg []byte, origin string, keys ...crypto.PublicKey) (*Check
 		var invalid *note.InvalidSignatureError
 		switch {
 		case errors.As(err, &unverified):
-			return nil, cpErr(BadSignature, nil, "no signature by a known key of %s", origin)
+			return nil, cpErr(ReasonBadSignature, nil, "no signature by a known key of %s", origin)
 		case errors.As(err, &invalid):
-			return nil, cpErr(BadSignature, nil, "the signature by key %s+%08x does not verify", invalid.Name, invalid.Hash)
+			return nil, cpErr(ReasonBadSignature, nil, "the signature by key %s+%08x does not verify", invalid.Name, invalid.Hash)
 		default:
-			return nil, cpErr(Malformed, err, "not a signed note")
+			return nil, cpErr(ReasonMalformed, err, "not a signed note")
 		}
 	}
 	c, err := ParseCheckpointBody([]byte(n.Text))
@@ -257,7 +257,7 @@ func OpenCheckpoint(msg []byte, origin string, keys ...crypto.PublicKey) (*Check
 		return nil, err
 	}
 	if c.Origin != origin {
-		return nil, cpErr(BadSignature, nil, "origin is %q, the archive's is %q", c.Origin, origin)
+		return nil, cpErr(ReasonBadSignature, nil, "origin is %q, the archive's is %q", c.Origin, origin)
 	}
 	c.Note = append([]byte(nil), msg...)
 	c.KeyHash = n.Sigs[0].Hash
@@ -269,12 +269,12 @@ func OpenCheckpoint(msg []byte, origin string, keys ...crypto.PublicKey) (*Check
 // name is the body's origin. It is for tools that must first find the key.
 func ParseCheckpoint(msg []byte) (*Checkpoint, error) {
 	if len(msg) > maxCheckpointLen {
-		return nil, cpErr(Malformed, nil, "%d bytes, more than the %d allowed", len(msg), maxCheckpointLen)
+		return nil, cpErr(ReasonMalformed, nil, "%d bytes, more than the %d allowed", len(msg), maxCheckpointLen)
 	}
 	_, err := note.Open(msg, note.VerifierList())
 	var unverified *note.UnverifiedNoteError
 	if !errors.As(err, &unverified) {
-		return nil, cpErr(Malformed, err, "not a signed note")
+		return nil, cpErr(ReasonMalformed, err, "not a signed note")
 	}
 	n := unverified.Note
 	c, err := ParseCheckpointBody([]byte(n.Text))
@@ -289,7 +289,7 @@ func ParseCheckpoint(msg []byte) (*Checkpoint, error) {
 		}
 	}
 	if !found {
-		return nil, cpErr(Malformed, nil, "no signature line for origin %s", c.Origin)
+		return nil, cpErr(ReasonMalformed, nil, "no signature line for origin %s", c.Origin)
 	}
 	c.Note = append([]byte(nil), msg...)
 	return c, nil

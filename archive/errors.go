@@ -10,38 +10,38 @@ type Reason int
 
 // Reasons for an Error.
 const (
-	_               Reason = iota
-	IO                     // reading, writing or syncing a file failed
-	NotArchive             // the directory is not a tlseal archive (no archive.json)
-	Unsupported            // the archive was written by a newer format version
-	Exists                 // Create on a directory that is not empty
-	Locked                 // another writer holds the archive's lock
-	Corrupt                // the log is damaged beyond automatic repair
-	InvalidName            // a source name cannot be archived (absolute, "..", not UTF-8, ...)
-	InvalidArgument        // an option or argument is malformed
-	NotFound               // no entry with that name or index
-	NotCovered             // no checkpoint covers the entry yet
-	Seal                   // sealing the source file failed (wraps a *timeline.Error)
-	Malformed              // a checkpoint, proof or record does not parse
-	BadSignature           // a checkpoint's or proof's signature or hashes do not verify
-	Closed                 // the writer was closed, or failed and must be reopened
+	_                     Reason = iota
+	ReasonIO                     // reading, writing or syncing a file failed
+	ReasonNotArchive             // the directory is not a tlseal archive (no archive.json)
+	ReasonUnsupported            // the archive was written by a newer format version
+	ReasonExists                 // Create on a directory that is not empty
+	ReasonLocked                 // another writer holds the archive's lock
+	ReasonCorrupt                // the log is damaged beyond automatic repair
+	ReasonInvalidName            // a source name cannot be archived (absolute, "..", not UTF-8, ...)
+	ReasonInvalidArgument        // an option or argument is malformed
+	ReasonNotFound               // no entry with that name or index
+	ReasonNotCovered             // no checkpoint covers the entry yet
+	ReasonSeal                   // sealing the source file failed (wraps a *timeline.Error)
+	ReasonMalformed              // a checkpoint, proof or record does not parse
+	ReasonBadSignature           // a checkpoint's or proof's signature or hashes do not verify
+	ReasonClosed                 // the writer was closed, or failed and must be reopened
 )
 
 var reasonText = map[Reason]string{
-	IO:              "I/O error",
-	NotArchive:      "not a tlseal archive",
-	Unsupported:     "unsupported archive format version",
-	Exists:          "already exists",
-	Locked:          "archive is locked by another writer",
-	Corrupt:         "archive log is corrupt",
-	InvalidName:     "invalid name",
-	InvalidArgument: "invalid argument",
-	NotFound:        "not found",
-	NotCovered:      "not covered by a checkpoint",
-	Seal:            "sealing failed",
-	Malformed:       "malformed",
-	BadSignature:    "verification failed",
-	Closed:          "writer is closed",
+	ReasonIO:              "I/O error",
+	ReasonNotArchive:      "not a tlseal archive",
+	ReasonUnsupported:     "unsupported archive format version",
+	ReasonExists:          "already exists",
+	ReasonLocked:          "archive is locked by another writer",
+	ReasonCorrupt:         "archive log is corrupt",
+	ReasonInvalidName:     "invalid name",
+	ReasonInvalidArgument: "invalid argument",
+	ReasonNotFound:        "not found",
+	ReasonNotCovered:      "not covered by a checkpoint",
+	ReasonSeal:            "sealing failed",
+	ReasonMalformed:       "malformed",
+	ReasonBadSignature:    "verification failed",
+	ReasonClosed:          "writer is closed",
 }
 
 // String returns a short description of r.

@@ -37,7 +37,7 @@ func keyFileName(h uint32) string { return fmt.Sprintf("%08x.pem", h) }
 func writeKey(dir string, s *timeline.Signer) (uint32, error) {
 	h, err := KeyHash(s.Cert.PublicKey)
 	if err != nil {
-		return 0, errorf(InvalidArgument, "", err, "checkpoint signing key")
+		return 0, errorf(ReasonInvalidArgument, "", err, "checkpoint signing key")
 	}
 	path := filepath.Join(dir, keysDir, keyFileName(h))
 	if _, err := os.Stat(path); err == nil {
@@ -49,7 +49,7 @@ func writeKey(dir string, s *timeline.Signer) (uint32, error) {
 		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
 	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644, false); err != nil && !errors.Is(err, atomicfile.ErrExists) {
-		return 0, errorf(IO, path, err, "writing the checkpoint key")
+		return 0, errorf(ReasonIO, path, err, "writing the checkpoint key")
 	}
 	return h, nil
 }
@@ -63,7 +63,7 @@ func readKeys(dir string) (keys map[uint32]*CheckpointKey, bad []error, err erro
 		return keys, nil, nil
 	}
 	if err != nil {
-		return nil, nil, errorf(IO, keysDir, err, "")
+		return nil, nil, errorf(ReasonIO, keysDir, err, "")
 	}
 	for _, de := range des {
 		name := de.Name()
@@ -78,7 +78,7 @@ func readKeys(dir string) (keys map[uint32]*CheckpointKey, bad []error, err erro
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, nil, errorf(IO, path, err, "")
+			return nil, nil, errorf(ReasonIO, path, err, "")
 		}
 		certs, err := timeline.ParseChainPEM(string(data))
 		if err != nil || len(certs) == 0 {
@@ -111,7 +111,7 @@ func readCheckpoint(dir, origin string, keys map[uint32]*CheckpointKey) (*Checkp
 	}
 	k := keys[parsed.KeyHash]
 	if k == nil {
-		return nil, nil, cpErr(BadSignature, nil, "signed by key %08x, which is not in %s/", parsed.KeyHash, keysDir)
+		return nil, nil, cpErr(ReasonBadSignature, nil, "signed by key %08x, which is not in %s/", parsed.KeyHash, keysDir)
 	}
 	cp, err := OpenCheckpoint(data, origin, k.Cert.PublicKey)
 	if err != nil {
@@ -131,7 +131,7 @@ func readLimited(path string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > max {
-		return nil, cpErr(Malformed, nil, "%s is more than %d bytes", filepath.Base(path), max)
+		return nil, cpErr(ReasonMalformed, nil, "%s is more than %d bytes", filepath.Base(path), max)
 	}
 	return data, nil
 }

@@ -72,31 +72,31 @@ func ReadMetadata(dir string) (*Metadata, error) {
 	path := filepath.Join(dir, metadataFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, errorf(NotArchive, dir, nil, "no %s", metadataFile)
+		return nil, errorf(ReasonNotArchive, dir, nil, "no %s", metadataFile)
 	}
 	if err != nil {
-		return nil, errorf(IO, path, err, "")
+		return nil, errorf(ReasonIO, path, err, "")
 	}
 	if len(data) > 64<<10 {
-		return nil, errorf(Corrupt, path, nil, "metadata file of %d bytes", len(data))
+		return nil, errorf(ReasonCorrupt, path, nil, "metadata file of %d bytes", len(data))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var m Metadata
 	if err := dec.Decode(&m); err != nil {
-		return nil, errorf(Corrupt, path, err, "metadata does not parse")
+		return nil, errorf(ReasonCorrupt, path, err, "metadata does not parse")
 	}
 	if m.Format != FormatName {
-		return nil, errorf(NotArchive, path, nil, "format is %q, not %q", m.Format, FormatName)
+		return nil, errorf(ReasonNotArchive, path, nil, "format is %q, not %q", m.Format, FormatName)
 	}
 	if m.Version != FormatVersion {
-		return nil, errorf(Unsupported, path, nil, "format version %d (this tool reads version %d)", m.Version, FormatVersion)
+		return nil, errorf(ReasonUnsupported, path, nil, "format version %d (this tool reads version %d)", m.Version, FormatVersion)
 	}
 	if err := checkChainID(m.ChainID); err != nil {
-		return nil, errorf(Corrupt, path, err, "")
+		return nil, errorf(ReasonCorrupt, path, err, "")
 	}
 	if !validKeyName(m.Origin) {
-		return nil, errorf(Corrupt, path, nil, "origin %q is not a valid note key name", m.Origin)
+		return nil, errorf(ReasonCorrupt, path, nil, "origin %q is not a valid note key name", m.Origin)
 	}
 	return &m, nil
 }

@@ -19,7 +19,7 @@ func lockDir(dir string) (func(), error) {
 	path := filepath.Join(dir, lockFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, errorf(IO, path, err, "opening the lock file")
+		return nil, errorf(ReasonIO, path, err, "opening the lock file")
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
@@ -36,9 +36,9 @@ func lockDir(dir string) (func(), error) {
 					holder = "process " + strconv.Itoa(pid)
 				}
 			}
-			return nil, errorf(Locked, dir, nil, "%s is writing to it (one writer at a time; readers need no lock)", holder)
+			return nil, errorf(ReasonLocked, dir, nil, "%s is writing to it (one writer at a time; readers need no lock)", holder)
 		}
-		return nil, errorf(IO, path, err, "locking")
+		return nil, errorf(ReasonIO, path, err, "locking")
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -82,9 +82,9 @@ func openLog(dir string, write bool) (*logFiles, error) {
 		if err != nil {
 			l.close()
 			if errors.Is(err, os.ErrNotExist) {
-				return nil, errorf(Corrupt, dir, err, "%s is missing", f.name)
+				return nil, errorf(ReasonCorrupt, dir, err, "%s is missing", f.name)
 			}
-			return nil, errorf(IO, dir, err, "opening %s", f.name)
+			return nil, errorf(ReasonIO, dir, err, "opening %s", f.name)
 		}
 		*f.dst = fh
 	}
@@ -112,7 +112,7 @@ func (l *logFiles) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, idx := range indexes {
 		if _, err := l.hashes.ReadAt(out[i][:], idx*hashLen); err != nil {
-			return nil, errorf(Corrupt, hashesFile, err, "reading stored hash %d", idx)
+			return nil, errorf(ReasonCorrupt, hashesFile, err, "reading stored hash %d", idx)
 		}
 	}
 	return out, nil
@@ -126,7 +126,7 @@ func (l *logFiles) readIndex(i int64) (*indexRecord, error) {
 		if err == io.EOF {
 			return nil, &RecordError{Offset: i * indexRecordLen, Msg: "index record cut short", Torn: true}
 		}
-		return nil, errorf(IO, indexFile, err, "")
+		return nil, errorf(ReasonIO, indexFile, err, "")
 	}
 	return parseIndexRecord(b[:], i)
 }
@@ -140,7 +140,7 @@ func (l *logFiles) readRecord(off int64, n int) (*record, int, error) {
 			if err == io.EOF {
 				return nil, 0, &RecordError{Offset: off, Msg: "the length prefix is cut short", Torn: true}
 			}
-			return nil, 0, errorf(IO, entriesFile, err, "")
+			return nil, 0, errorf(ReasonIO, entriesFile, err, "")
 		}
 		var err error
 		if n, err = recordLen(hdr[:], off); err != nil {
@@ -153,7 +153,7 @@ func (l *logFiles) readRecord(off int64, n int) (*record, int, error) {
 		if err == io.EOF {
 			return nil, 0, &RecordError{Offset: off, Msg: fmt.Sprintf("%d of %d bytes present", got, n), Torn: true}
 		}
-		return nil, 0, errorf(IO, entriesFile, err, "")
+		return nil, 0, errorf(ReasonIO, entriesFile, err, "")
 	}
 	return parseRecord(b, off)
 }
@@ -170,7 +170,7 @@ func (l *logFiles) entry(i int64) (*Entry, error) {
 		return nil, corrupt(err, "entry %d", i+1)
 	}
 	if n != x.Length || r.Seq != i+1 {
-		return nil, errorf(Corrupt, entriesFile, nil, "index record %d points to the record of seq %d", i, r.Seq)
+		return nil, errorf(ReasonCorrupt, entriesFile, nil, "index record %d points to the record of seq %d", i, r.Seq)
 	}
 	e := newEntry(r, x.Offset, n)
 	hs, err := l.ReadHashes([]int64{tlog.StoredHashIndex(0, i)})
@@ -178,7 +178,7 @@ func (l *logFiles) entry(i int64) (*Entry, error) {
 		return nil, err
 	}
 	if hs[0] != e.LeafHash {
-		return nil, errorf(Corrupt, hashesFile, nil, "the stored leaf hash of entry %d is not the hash of its envelope", i+1)
+		return nil, errorf(ReasonCorrupt, hashesFile, nil, "the stored leaf hash of entry %d is not the hash of its envelope", i+1)
 	}
 	return e, nil
 }
@@ -188,7 +188,7 @@ func corrupt(err error, format string, args ...any) error {
 	if errors.As(err, &ae) {
 		return err
 	}
-	return errorf(Corrupt, "", err, format, args...)
+	return errorf(ReasonCorrupt, "", err, format, args...)
 }
 
 // recordScanner reads entries records sequentially from an offset.
@@ -278,15 +278,15 @@ func tornTail(f *os.File, off, size int64, rerr error) bool {
 func (l *logFiles) treeSize(trusted int64) (int64, error) {
 	isz, err := fileSize(l.index)
 	if err != nil {
-		return 0, errorf(IO, indexFile, err, "")
+		return 0, errorf(ReasonIO, indexFile, err, "")
 	}
 	hsz, err := fileSize(l.hashes)
 	if err != nil {
-		return 0, errorf(IO, hashesFile, err, "")
+		return 0, errorf(ReasonIO, hashesFile, err, "")
 	}
 	esz, err := fileSize(l.entries)
 	if err != nil {
-		return 0, errorf(IO, entriesFile, err, "")
+		return 0, errorf(ReasonIO, entriesFile, err, "")
 	}
 	max := isz / indexRecordLen
 	if trusted > max {

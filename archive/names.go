@@ -67,7 +67,7 @@ func scanIndex(l *logFiles, n int64, fn func(*indexRecord) bool) error {
 		m := min(chunk, n-i)
 		b := buf[:m*indexRecordLen]
 		if _, err := l.index.ReadAt(b, i*indexRecordLen); err != nil && err != io.EOF {
-			return errorf(IO, indexFile, err, "")
+			return errorf(ReasonIO, indexFile, err, "")
 		}
 		for j := int64(0); j < m; j++ {
 			x, err := parseIndexRecord(b[j*indexRecordLen:], i+j)

@@ -200,7 +200,7 @@ func TestIngestWithNotes(t *testing.T) {
 	if _, err := w.Ingest(env.writeJSON(eventName(4), 4), eventName(4)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.IngestWithNotes(env.writeJSON("bad.json", 5), "bad.json", []Note{{Code: "nodot", Severity: "info"}}); ReasonOf(err) != InvalidArgument {
+	if _, err := w.IngestWithNotes(env.writeJSON("bad.json", 5), "bad.json", []Note{{Code: "nodot", Severity: "info"}}); ReasonOf(err) != ReasonInvalidArgument {
 		t.Fatalf("invalid notes: %v", err)
 	}
 	w.Close()
@@ -340,7 +340,7 @@ func TestTamperNotes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := r.Entry(1); ReasonOf(err) != Corrupt {
+				if _, err := r.Entry(1); ReasonOf(err) != ReasonCorrupt {
 					t.Errorf("Entry: %v", err)
 				}
 				r.Close()
@@ -372,7 +372,7 @@ func TestUnknownRecordVersionNotTorn(t *testing.T) {
 	if res.Has(CodeTornTail) {
 		t.Error("an intact record of a later version taken for a torn append")
 	}
-	if _, err := OpenWriter(dir, env.opts(nil)); ReasonOf(err) != Corrupt {
+	if _, err := OpenWriter(dir, env.opts(nil)); ReasonOf(err) != ReasonCorrupt {
 		t.Fatalf("OpenWriter: %v", err)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, entriesFile)); !bytes.Equal(got, data) {

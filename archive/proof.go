@@ -75,7 +75,7 @@ func proofErr(r Reason, err error, format string, args ...any) *ProofError {
 // as it is; VerifyProof checks it.
 func ParseProof(data []byte) (*Proof, error) {
 	if len(data) > maxCheckpointLen+(maxEnvelopeLen*4/3+16)+64*(maxProofHashes+2) {
-		return nil, proofErr(Malformed, nil, "%d bytes is too long", len(data))
+		return nil, proofErr(ReasonMalformed, nil, "%d bytes is too long", len(data))
 	}
 	rest := string(data)
 	line := func() (string, bool) {
@@ -89,50 +89,50 @@ func ParseProof(data []byte) (*Proof, error) {
 	}
 	l, ok := line()
 	if !ok || l != ProofHeader {
-		return nil, proofErr(Malformed, nil, "the first line is not %q", ProofHeader)
+		return nil, proofErr(ReasonMalformed, nil, "the first line is not %q", ProofHeader)
 	}
 	p := &Proof{}
 	if l, ok = line(); !ok {
-		return nil, proofErr(Malformed, nil, "cut short after the header")
+		return nil, proofErr(ReasonMalformed, nil, "cut short after the header")
 	}
 	if e, found := strings.CutPrefix(l, "extra "); found {
 		x, err := base64.StdEncoding.Strict().DecodeString(e)
 		if err != nil {
-			return nil, proofErr(Malformed, err, "extra data is not base64")
+			return nil, proofErr(ReasonMalformed, err, "extra data is not base64")
 		}
 		p.Extra = x
 		if l, ok = line(); !ok {
-			return nil, proofErr(Malformed, nil, "cut short after the extra line")
+			return nil, proofErr(ReasonMalformed, nil, "cut short after the extra line")
 		}
 	}
 	s, found := strings.CutPrefix(l, "index ")
 	if !found || s == "" || len(s) > 1 && s[0] == '0' || strings.TrimLeft(s, "0123456789") != "" {
-		return nil, proofErr(Malformed, nil, "no \"index N\" line")
+		return nil, proofErr(ReasonMalformed, nil, "no \"index N\" line")
 	}
 	idx, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return nil, proofErr(Malformed, nil, "index %q is out of range", s)
+		return nil, proofErr(ReasonMalformed, nil, "index %q is out of range", s)
 	}
 	p.Index = idx
 	for {
 		l, ok = line()
 		if !ok {
-			return nil, proofErr(Malformed, nil, "no empty line before the checkpoint")
+			return nil, proofErr(ReasonMalformed, nil, "no empty line before the checkpoint")
 		}
 		if l == "" {
 			break
 		}
 		h, err := base64.StdEncoding.Strict().DecodeString(l)
 		if err != nil || len(h) != tlog.HashSize {
-			return nil, proofErr(Malformed, err, "proof hash %q is not the base64 of 32 bytes", l)
+			return nil, proofErr(ReasonMalformed, err, "proof hash %q is not the base64 of 32 bytes", l)
 		}
 		if len(p.Hashes) == maxProofHashes {
-			return nil, proofErr(Malformed, nil, "more than %d proof hashes", maxProofHashes)
+			return nil, proofErr(ReasonMalformed, nil, "more than %d proof hashes", maxProofHashes)
 		}
 		p.Hashes = append(p.Hashes, tlog.Hash(h))
 	}
 	if rest == "" {
-		return nil, proofErr(Malformed, nil, "no checkpoint")
+		return nil, proofErr(ReasonMalformed, nil, "no checkpoint")
 	}
 	p.Checkpoint = []byte(rest)
 	return p, nil
@@ -145,19 +145,19 @@ func ParseProof(data []byte) (*Proof, error) {
 func VerifyProof(p *Proof, origin string, leaf []byte, keys ...crypto.PublicKey) (*Checkpoint, error) {
 	cp, err := OpenCheckpoint(p.Checkpoint, origin, keys...)
 	if err != nil {
-		return nil, proofErr(BadSignature, err, "the checkpoint does not verify")
+		return nil, proofErr(ReasonBadSignature, err, "the checkpoint does not verify")
 	}
 	if leaf == nil {
 		leaf = p.Extra
 	}
 	if leaf == nil {
-		return nil, proofErr(Malformed, nil, "no leaf: the proof has no extra data and none was given")
+		return nil, proofErr(ReasonMalformed, nil, "no leaf: the proof has no extra data and none was given")
 	}
 	if p.Index < 0 || p.Index >= cp.Size {
-		return nil, proofErr(BadSignature, nil, "index %d is outside the checkpoint's tree of %d entries", p.Index, cp.Size)
+		return nil, proofErr(ReasonBadSignature, nil, "index %d is outside the checkpoint's tree of %d entries", p.Index, cp.Size)
 	}
 	if err := tlog.CheckRecord(tlog.RecordProof(p.Hashes), cp.Size, cp.Root, p.Index, tlog.RecordHash(leaf)); err != nil {
-		return nil, proofErr(BadSignature, err, "the audit path does not lead to the checkpoint's root")
+		return nil, proofErr(ReasonBadSignature, err, "the audit path does not lead to the checkpoint's root")
 	}
 	return cp, nil
 }

@@ -93,13 +93,13 @@ func (r *Reader) FilePath(e *Entry) string { return filePath(r.dir, e.ArchiveNam
 // caller's decision (the key's certificate is returned).
 func (r *Reader) Checkpoint() (*Checkpoint, *CheckpointKey, error) {
 	if r.cpErr != nil {
-		return nil, nil, errorf(BadSignature, filepath.Join(r.dir, checkpointFile), r.cpErr, "")
+		return nil, nil, errorf(ReasonBadSignature, filepath.Join(r.dir, checkpointFile), r.cpErr, "")
 	}
 	if r.cp == nil {
-		return nil, nil, errorf(NotFound, filepath.Join(r.dir, checkpointFile), nil, "the archive has no checkpoint")
+		return nil, nil, errorf(ReasonNotFound, filepath.Join(r.dir, checkpointFile), nil, "the archive has no checkpoint")
 	}
 	if r.cp.Size > r.size {
-		return nil, nil, errorf(Corrupt, r.dir, nil, "the checkpoint covers %d entries, the log holds %d", r.cp.Size, r.size)
+		return nil, nil, errorf(ReasonCorrupt, r.dir, nil, "the checkpoint covers %d entries, the log holds %d", r.cp.Size, r.size)
 	}
 	return r.cp, r.cpKey, nil
 }
@@ -111,7 +111,7 @@ func (r *Reader) CheckpointKeys() map[uint32]*CheckpointKey { return r.keys }
 // the record and the stored leaf hash agree.
 func (r *Reader) Entry(i int64) (*Entry, error) {
 	if i < 0 || i >= r.size {
-		return nil, errorf(NotFound, "", nil, "entry index %d (the log has %d entries)", i, r.size)
+		return nil, errorf(ReasonNotFound, "", nil, "entry index %d (the log has %d entries)", i, r.size)
 	}
 	return r.l.entry(i)
 }
@@ -133,14 +133,14 @@ func (r *Reader) Entries() iter.Seq2[*Entry, error] {
 		for i := int64(0); i < r.size; i++ {
 			rec, off, n, err := sc.next()
 			if err == io.EOF {
-				err = errorf(Corrupt, entriesFile, nil, "log/entries ends after %d records, the index has %d", i, r.size)
+				err = errorf(ReasonCorrupt, entriesFile, nil, "log/entries ends after %d records, the index has %d", i, r.size)
 			}
 			if err != nil {
 				yield(nil, corrupt(err, "entry %d", i+1))
 				return
 			}
 			if rec.Seq != i+1 {
-				yield(nil, errorf(Corrupt, entriesFile, nil, "record %d has seq %d", i+1, rec.Seq))
+				yield(nil, errorf(ReasonCorrupt, entriesFile, nil, "record %d has seq %d", i+1, rec.Seq))
 				return
 			}
 			if !yield(newEntry(rec, off, n), nil) {
@@ -186,13 +186,13 @@ func (r *Reader) Lookup(name string) (*Entry, error) {
 			return e, nil
 		}
 	}
-	return nil, errorf(NotFound, name, nil, "no entry has that archive or source name")
+	return nil, errorf(ReasonNotFound, name, nil, "no entry has that archive or source name")
 }
 
 // TreeHash returns the root of the tree of the first size entries.
 func (r *Reader) TreeHash(size int64) (tlog.Hash, error) {
 	if size < 0 || size > r.size {
-		return tlog.Hash{}, errorf(InvalidArgument, "", nil, "tree size %d (the log has %d entries)", size, r.size)
+		return tlog.Hash{}, errorf(ReasonInvalidArgument, "", nil, "tree size %d (the log has %d entries)", size, r.size)
 	}
 	return tlog.TreeHash(size, r.l)
 }
@@ -201,7 +201,7 @@ func (r *Reader) TreeHash(size int64) (tlog.Hash, error) {
 // the first treeSize entries.
 func (r *Reader) InclusionProof(i, treeSize int64) ([]tlog.Hash, error) {
 	if treeSize < 1 || treeSize > r.size || i < 0 || i >= treeSize {
-		return nil, errorf(InvalidArgument, "", nil, "inclusion of entry index %d in tree size %d (the log has %d entries)", i, treeSize, r.size)
+		return nil, errorf(ReasonInvalidArgument, "", nil, "inclusion of entry index %d in tree size %d (the log has %d entries)", i, treeSize, r.size)
 	}
 	return tlog.ProveRecord(treeSize, i, r.l)
 }
@@ -210,7 +210,7 @@ func (r *Reader) InclusionProof(i, treeSize int64) ([]tlog.Hash, error) {
 // entries extends the tree of oldSize entries.
 func (r *Reader) ConsistencyProof(oldSize, newSize int64) ([]tlog.Hash, error) {
 	if oldSize < 1 || oldSize > newSize || newSize > r.size {
-		return nil, errorf(InvalidArgument, "", nil, "consistency of tree sizes %d and %d (the log has %d entries)", oldSize, newSize, r.size)
+		return nil, errorf(ReasonInvalidArgument, "", nil, "consistency of tree sizes %d and %d (the log has %d entries)", oldSize, newSize, r.size)
 	}
 	return tlog.ProveTree(newSize, oldSize, r.l)
 }
@@ -224,7 +224,7 @@ func (r *Reader) Prove(e *Entry) (*Proof, error) {
 		return nil, err
 	}
 	if e.Index >= cp.Size {
-		return nil, errorf(NotCovered, e.ArchiveName, nil,
+		return nil, errorf(ReasonNotCovered, e.ArchiveName, nil,
 			"entry %d is after the latest checkpoint (size %d); it is covered once the writer writes the next checkpoint", e.Seq, cp.Size)
 	}
 	hs, err := r.InclusionProof(e.Index, cp.Size)

@@ -156,7 +156,7 @@ func TestRecoveryRefusesMidLogDamage(t *testing.T) {
 	data, offs := entryRecords(t, dir)
 	data[offs[5]+40] ^= 0xff
 	os.WriteFile(filepath.Join(dir, entriesFile), data, 0o644)
-	if _, err := OpenWriter(dir, env.opts(nil)); ReasonOf(err) != Corrupt {
+	if _, err := OpenWriter(dir, env.opts(nil)); ReasonOf(err) != ReasonCorrupt {
 		t.Fatalf("OpenWriter: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, entriesFile)); err != nil {

@@ -23,7 +23,7 @@ func Sources(args []string) ([]Source, error) {
 	for _, a := range args {
 		st, err := os.Stat(a)
 		if err != nil {
-			return nil, errorf(IO, a, err, "")
+			return nil, errorf(ReasonIO, a, err, "")
 		}
 		if !st.IsDir() {
 			out = append(out, Source{Path: a, Name: filepath.Base(a)})
@@ -45,7 +45,7 @@ func Sources(args []string) ([]Source, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, errorf(IO, a, err, "")
+			return nil, errorf(ReasonIO, a, err, "")
 		}
 		sort.Slice(batch, func(i, j int) bool { return batch[i].Name < batch[j].Name })
 		out = append(out, batch...)

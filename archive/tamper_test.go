@@ -123,7 +123,7 @@ func expectWriterRefuses(t *testing.T, env *testEnv, dir string) {
 		w.Close()
 		t.Fatal("the writer opened a tampered archive")
 	}
-	if ReasonOf(err) != Corrupt {
+	if ReasonOf(err) != ReasonCorrupt {
 		t.Fatalf("writer: %v", err)
 	}
 }
@@ -266,7 +266,7 @@ func TestTamper(t *testing.T) {
 		data = bytes.Replace(data, []byte("\n6\n"), []byte("\n5\n"), 1)
 		os.WriteFile(p, data, 0o644)
 		expect(t, dir, CheckOptions{}, CodeCheckpointInvalid)
-		if _, err := OpenWriter(dir, env.opts(nil)); ReasonOf(err) != Corrupt {
+		if _, err := OpenWriter(dir, env.opts(nil)); ReasonOf(err) != ReasonCorrupt {
 			t.Fatalf("writer: %v", err)
 		}
 		r, err := OpenReader(dir)
@@ -274,7 +274,7 @@ func TestTamper(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer r.Close()
-		if _, _, err := r.Checkpoint(); ReasonOf(err) != BadSignature {
+		if _, _, err := r.Checkpoint(); ReasonOf(err) != ReasonBadSignature {
 			t.Fatalf("reader: %v", err)
 		}
 	})

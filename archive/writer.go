@@ -52,7 +52,7 @@ const (
 
 func (o *Options) normalize() error {
 	if o.Signer == nil {
-		return errorf(InvalidArgument, "", nil, "a signer is required (it seals the files and signs the checkpoints)")
+		return errorf(ReasonInvalidArgument, "", nil, "a signer is required (it seals the files and signs the checkpoints)")
 	}
 	if o.CheckpointEvery == 0 {
 		o.CheckpointEvery = DefaultCheckpointEvery
@@ -159,18 +159,18 @@ func Create(dir string, opts Options) (*Writer, error) {
 		// the next Create.
 		if err := os.Remove(dir); err != nil {
 			os.RemoveAll(tmp)
-			return nil, errorf(IO, dir, err, "")
+			return nil, errorf(ReasonIO, dir, err, "")
 		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
 		if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTEMPTY) {
-			return nil, errorf(Exists, dir, nil, "the directory is not empty")
+			return nil, errorf(ReasonExists, dir, nil, "the directory is not empty")
 		}
-		return nil, errorf(IO, dir, err, "")
+		return nil, errorf(ReasonIO, dir, err, "")
 	}
 	if err := atomicfile.SyncDir(parent); err != nil {
-		return nil, errorf(IO, parent, err, "")
+		return nil, errorf(ReasonIO, parent, err, "")
 	}
 	return OpenWriter(dir, opts)
 }
@@ -181,28 +181,28 @@ func createIn(dir string, opts Options) (*Writer, error) {
 		return nil, err
 	}
 	if des, err := os.ReadDir(dir); err == nil && len(des) > 0 {
-		return nil, errorf(Exists, dir, nil, "the directory is not empty")
+		return nil, errorf(ReasonExists, dir, nil, "the directory is not empty")
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, errorf(IO, dir, err, "")
+		return nil, errorf(ReasonIO, dir, err, "")
 	}
 	if opts.ChainID == "" {
 		id, err := newChainID()
 		if err != nil {
-			return nil, errorf(IO, "", err, "generating a chain id")
+			return nil, errorf(ReasonIO, "", err, "generating a chain id")
 		}
 		opts.ChainID = id
 	}
 	if err := checkChainID(opts.ChainID); err != nil {
-		return nil, errorf(InvalidArgument, "", err, "")
+		return nil, errorf(ReasonInvalidArgument, "", err, "")
 	}
 	if opts.Origin == "" {
 		opts.Origin = DefaultOrigin(opts.ChainID)
 	}
 	if !validKeyName(opts.Origin) {
-		return nil, errorf(InvalidArgument, "", nil, "origin %q must be non-empty, without spaces or '+'", opts.Origin)
+		return nil, errorf(ReasonInvalidArgument, "", nil, "origin %q must be non-empty, without spaces or '+'", opts.Origin)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, errorf(IO, dir, err, "")
+		return nil, errorf(ReasonIO, dir, err, "")
 	}
 	unlock, err := lockDir(dir)
 	if err != nil {
@@ -219,7 +219,7 @@ func createIn(dir string, opts Options) (*Writer, error) {
 	meta := &Metadata{Format: FormatName, Version: FormatVersion, ChainID: opts.ChainID, Origin: opts.Origin, Created: nowUTC()}
 	if err := writeMetadata(dir, meta); err != nil {
 		unlock()
-		return nil, errorf(IO, dir, err, "writing %s", metadataFile)
+		return nil, errorf(ReasonIO, dir, err, "writing %s", metadataFile)
 	}
 	w, err := openWriter(dir, meta, opts, unlock, true)
 	if err != nil {
@@ -235,21 +235,21 @@ func createIn(dir string, opts Options) (*Writer, error) {
 func createLayout(dir string) error {
 	for _, d := range []string{filesDir, logDir, keysDir, tmpDir} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			return errorf(IO, dir, err, "creating %s/", d)
+			return errorf(ReasonIO, dir, err, "creating %s/", d)
 		}
 	}
 	for _, f := range []string{entriesFile, hashesFile, indexFile, pendingFile} {
 		fh, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(f)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
-			return errorf(IO, dir, err, "creating %s", f)
+			return errorf(ReasonIO, dir, err, "creating %s", f)
 		}
 		fh.Close()
 	}
 	if err := atomicfile.SyncDir(filepath.Join(dir, logDir)); err != nil {
-		return errorf(IO, dir, err, "")
+		return errorf(ReasonIO, dir, err, "")
 	}
 	if err := atomicfile.SyncDir(dir); err != nil {
-		return errorf(IO, dir, err, "")
+		return errorf(ReasonIO, dir, err, "")
 	}
 	return nil
 }
@@ -266,10 +266,10 @@ func OpenWriter(dir string, opts Options) (*Writer, error) {
 		return nil, err
 	}
 	if opts.ChainID != "" && opts.ChainID != meta.ChainID {
-		return nil, errorf(InvalidArgument, dir, nil, "the archive's chain id is %s, not %s", meta.ChainID, opts.ChainID)
+		return nil, errorf(ReasonInvalidArgument, dir, nil, "the archive's chain id is %s, not %s", meta.ChainID, opts.ChainID)
 	}
 	if opts.Origin != "" && opts.Origin != meta.Origin {
-		return nil, errorf(InvalidArgument, dir, nil, "the archive's origin is %s, not %s", meta.Origin, opts.Origin)
+		return nil, errorf(ReasonInvalidArgument, dir, nil, "the archive's origin is %s, not %s", meta.Origin, opts.Origin)
 	}
 	opts.ChainID, opts.Origin = meta.ChainID, meta.Origin
 	unlock, err := lockDir(dir)
@@ -288,7 +288,7 @@ func openWriter(dir string, meta *Metadata, opts Options, unlock func(), fresh b
 	var err error
 	if w.signer, err = newNoteSigner(meta.Origin, opts.Signer.Key, opts.Signer.Deterministic); err != nil {
 		unlock()
-		return nil, errorf(InvalidArgument, "", err, "checkpoint signing key")
+		return nil, errorf(ReasonInvalidArgument, "", err, "checkpoint signing key")
 	}
 	if w.l, err = openLog(dir, true); err != nil {
 		unlock()
@@ -297,7 +297,7 @@ func openWriter(dir string, meta *Metadata, opts Options, unlock func(), fresh b
 	if w.pend, err = os.OpenFile(filepath.Join(dir, filepath.FromSlash(pendingFile)), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 		w.l.close()
 		unlock()
-		return nil, errorf(IO, pendingFile, err, "")
+		return nil, errorf(ReasonIO, pendingFile, err, "")
 	}
 	if err := w.recover(fresh); err != nil {
 		w.release()
@@ -335,7 +335,7 @@ func (w *Writer) recover(fresh bool) error {
 	}
 	cp, _, err := readCheckpoint(w.dir, w.meta.Origin, keys)
 	if err != nil {
-		return errorf(Corrupt, filepath.Join(w.dir, checkpointFile), err,
+		return errorf(ReasonCorrupt, filepath.Join(w.dir, checkpointFile), err,
 			"the checkpoint does not verify; refusing to append (check the archive: tlseal audit)")
 	}
 	var trusted int64
@@ -349,14 +349,14 @@ func (w *Writer) recover(fresh bool) error {
 	}
 	if cp != nil {
 		if cp.Size > w.n {
-			return errorf(Corrupt, w.dir, nil, "the log has %d entries, the checkpoint covers %d: entries were lost; refusing to append", w.n, cp.Size)
+			return errorf(ReasonCorrupt, w.dir, nil, "the log has %d entries, the checkpoint covers %d: entries were lost; refusing to append", w.n, cp.Size)
 		}
 		root, err := tlog.TreeHash(cp.Size, w.l)
 		if err != nil {
 			return err
 		}
 		if root != cp.Root {
-			return errorf(Corrupt, w.dir, nil, "the log's root at size %d is not the checkpoint's: the log was altered; refusing to append", cp.Size)
+			return errorf(ReasonCorrupt, w.dir, nil, "the log's root at size %d is not the checkpoint's: the log was altered; refusing to append", cp.Size)
 		}
 		w.cpSize = cp.Size
 	}
@@ -389,11 +389,11 @@ func (w *Writer) cleanTemp() error {
 		return errorIf(os.Mkdir(tmp, 0o755), tmp)
 	}
 	if err != nil {
-		return errorf(IO, tmp, err, "")
+		return errorf(ReasonIO, tmp, err, "")
 	}
 	for _, de := range des {
 		if err := os.RemoveAll(filepath.Join(tmp, de.Name())); err != nil {
-			return errorf(IO, tmp, err, "removing %s", de.Name())
+			return errorf(ReasonIO, tmp, err, "removing %s", de.Name())
 		}
 		w.log.Info("removed an unfinished sealed file", "file", tmpDir+"/"+de.Name())
 	}
@@ -414,7 +414,7 @@ func (w *Writer) cleanTemp() error {
 
 func errorIf(err error, path string) error {
 	if err != nil {
-		return errorf(IO, path, err, "")
+		return errorf(ReasonIO, path, err, "")
 	}
 	return nil
 }
@@ -425,15 +425,15 @@ func errorIf(err error, path string) error {
 func (w *Writer) rebuild(trusted int64) error {
 	isz, err := fileSize(w.l.index)
 	if err != nil {
-		return errorf(IO, indexFile, err, "")
+		return errorf(ReasonIO, indexFile, err, "")
 	}
 	hsz, err := fileSize(w.l.hashes)
 	if err != nil {
-		return errorf(IO, hashesFile, err, "")
+		return errorf(ReasonIO, hashesFile, err, "")
 	}
 	esz, err := fileSize(w.l.entries)
 	if err != nil {
-		return errorf(IO, entriesFile, err, "")
+		return errorf(ReasonIO, entriesFile, err, "")
 	}
 	k := min(trusted, isz/indexRecordLen)
 	var off int64
@@ -463,14 +463,14 @@ func (w *Writer) rebuild(trusted int64) error {
 		}
 		if err != nil {
 			if !tornTail(w.l.entries, sc.off, esz, err) {
-				return errorf(Corrupt, filepath.Join(w.dir, entriesFile), err, "a damaged record is followed by others; refusing to repair")
+				return errorf(ReasonCorrupt, filepath.Join(w.dir, entriesFile), err, "a damaged record is followed by others; refusing to repair")
 			}
 			hook("recover.truncate")
 			if err := w.l.entries.Truncate(sc.off); err != nil {
-				return errorf(IO, entriesFile, err, "truncating the torn tail")
+				return errorf(ReasonIO, entriesFile, err, "truncating the torn tail")
 			}
 			if err := w.l.entries.Sync(); err != nil {
-				return errorf(IO, entriesFile, err, "")
+				return errorf(ReasonIO, entriesFile, err, "")
 			}
 			w.log.Warn("repaired a torn tail of log/entries (an append interrupted by a crash)",
 				"offset", sc.off, "bytesRemoved", esz-sc.off, "reason", err.Error())
@@ -478,7 +478,7 @@ func (w *Writer) rebuild(trusted int64) error {
 			break
 		}
 		if r.Seq != w.n+1 {
-			return errorf(Corrupt, filepath.Join(w.dir, entriesFile), nil, "record at offset %d has seq %d, expected %d", roff, r.Seq, w.n+1)
+			return errorf(ReasonCorrupt, filepath.Join(w.dir, entriesFile), nil, "record at offset %d has seq %d, expected %d", roff, r.Seq, w.n+1)
 		}
 		name := ""
 		if env, err := timeline.ParseEnvelope(r.Envelope); err == nil {
@@ -490,10 +490,10 @@ func (w *Writer) rebuild(trusted int64) error {
 	}
 	w.entriesSize = esz
 	if err := w.l.index.Truncate(w.n * indexRecordLen); err != nil {
-		return errorf(IO, indexFile, err, "")
+		return errorf(ReasonIO, indexFile, err, "")
 	}
 	if err := w.l.hashes.Truncate(tlog.StoredHashCount(w.n) * hashLen); err != nil {
-		return errorf(IO, hashesFile, err, "")
+		return errorf(ReasonIO, hashesFile, err, "")
 	}
 	if err := w.syncDerived(); err != nil {
 		return err
@@ -510,7 +510,7 @@ func (w *Writer) recoverPending() (completed bool, err error) {
 	b := make([]byte, maxPendingLen)
 	n, rerr := w.pend.ReadAt(b, 0)
 	if rerr != nil && rerr != io.EOF {
-		return false, errorf(IO, pendingFile, rerr, "")
+		return false, errorf(ReasonIO, pendingFile, rerr, "")
 	}
 	if n == 0 {
 		return false, nil
@@ -539,16 +539,16 @@ func (w *Writer) recoverPending() (completed bool, err error) {
 	}
 	q := filepath.Join(w.dir, quarantineDir, fmt.Sprintf("%d-seq%d", time.Now().UTC().UnixNano(), p.Seq), filepath.FromSlash(p.ArchiveName))
 	if err := os.MkdirAll(filepath.Dir(q), 0o755); err != nil {
-		return false, errorf(IO, q, err, "")
+		return false, errorf(ReasonIO, q, err, "")
 	}
 	if err := os.Rename(path, q); err != nil {
-		return false, errorf(IO, path, err, "quarantining")
+		return false, errorf(ReasonIO, path, err, "quarantining")
 	}
 	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
-		return false, errorf(IO, path, err, "")
+		return false, errorf(ReasonIO, path, err, "")
 	}
 	if err := atomicfile.SyncDir(filepath.Dir(q)); err != nil {
-		return false, errorf(IO, q, err, "")
+		return false, errorf(ReasonIO, q, err, "")
 	}
 	rel, _ := filepath.Rel(w.dir, q)
 	w.log.Warn("quarantined a sealed file without a log entry that could not be completed",
@@ -611,12 +611,12 @@ func (w *Writer) appendDerived(r *record, off int64, length int, sourceName stri
 		b = append(b, h[:]...)
 	}
 	if _, err := w.l.hashes.WriteAt(b, tlog.StoredHashIndex(0, i)*hashLen); err != nil {
-		return errorf(IO, hashesFile, err, "")
+		return errorf(ReasonIO, hashesFile, err, "")
 	}
 	hook("hashes.written")
 	x := &indexRecord{Offset: off, Length: length, Seq: r.Seq, NameHash: nameHash(r.ArchiveName), SrcHash: nameHash(sourceName)}
 	if _, err := w.l.index.WriteAt(x.marshal(), i*indexRecordLen); err != nil {
-		return errorf(IO, indexFile, err, "")
+		return errorf(ReasonIO, indexFile, err, "")
 	}
 	if w.names != nil {
 		w.names.add(x)
@@ -627,10 +627,10 @@ func (w *Writer) appendDerived(r *record, off int64, length int, sourceName stri
 
 func (w *Writer) syncDerived() error {
 	if err := w.l.hashes.Sync(); err != nil {
-		return errorf(IO, hashesFile, err, "")
+		return errorf(ReasonIO, hashesFile, err, "")
 	}
 	if err := w.l.index.Sync(); err != nil {
-		return errorf(IO, indexFile, err, "")
+		return errorf(ReasonIO, indexFile, err, "")
 	}
 	return nil
 }
@@ -651,11 +651,11 @@ func (w *Writer) appendRecord(r *record, sourceName string) error {
 	}
 	if _, err := w.l.entries.WriteAt(b, off); err != nil {
 		w.l.entries.Truncate(off)
-		return errorf(IO, entriesFile, err, "")
+		return errorf(ReasonIO, entriesFile, err, "")
 	}
 	if err := w.l.entries.Sync(); err != nil {
 		w.l.entries.Truncate(off)
-		return errorf(IO, entriesFile, err, "")
+		return errorf(ReasonIO, entriesFile, err, "")
 	}
 	hook("entries.synced")
 	w.entriesSize = off + int64(len(b))
@@ -694,7 +694,7 @@ func (w *Writer) archiveNameTaken(name string, onDisk bool) (bool, error) {
 		if _, err := os.Lstat(filePath(w.dir, name)); err == nil {
 			return true, nil
 		} else if !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
-			return false, errorf(IO, filePath(w.dir, name), err, "")
+			return false, errorf(ReasonIO, filePath(w.dir, name), err, "")
 		}
 	}
 	if err := w.ensureNames(); err != nil {
@@ -742,7 +742,7 @@ func (w *Writer) chooseName(name string) (string, error) {
 	for k := 1; k < 1<<20; k++ {
 		cand := VersionName(name, k)
 		if err := checkArchiveName(cand); err != nil {
-			return "", errorf(InvalidName, name, err, "")
+			return "", errorf(ReasonInvalidName, name, err, "")
 		}
 		taken, err := w.archiveNameTaken(cand, true)
 		if err != nil {
@@ -752,7 +752,7 @@ func (w *Writer) chooseName(name string) (string, error) {
 			return cand, nil
 		}
 	}
-	return "", errorf(InvalidName, name, nil, "too many versions")
+	return "", errorf(ReasonInvalidName, name, nil, "too many versions")
 }
 
 // Ingest seals the file at src under the source name name (the path
@@ -771,7 +771,7 @@ func (w *Writer) Ingest(src, name string) (*Entry, error) {
 func (w *Writer) IngestWithNotes(src, name string, notes []Note) (*Entry, error) {
 	if len(notes) > 0 {
 		if err := CheckNotes(notes); err != nil {
-			return nil, errorf(InvalidArgument, name, err, "notes")
+			return nil, errorf(ReasonInvalidArgument, name, err, "notes")
 		}
 		notes = append([]Note(nil), notes...) // the caller's slice may change
 	} else {
@@ -780,13 +780,13 @@ func (w *Writer) IngestWithNotes(src, name string, notes []Note) (*Entry, error)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return nil, errorf(Closed, w.dir, nil, "")
+		return nil, errorf(ReasonClosed, w.dir, nil, "")
 	}
 	if w.failed != nil {
-		return nil, errorf(Closed, w.dir, w.failed, "an earlier failure left the log in an unknown state; reopen the archive to recover")
+		return nil, errorf(ReasonClosed, w.dir, w.failed, "an earlier failure left the log in an unknown state; reopen the archive to recover")
 	}
 	if err := checkArchiveName(name); err != nil {
-		return nil, errorf(InvalidName, name, err, "")
+		return nil, errorf(ReasonInvalidName, name, err, "")
 	}
 	e, err := w.ingest(src, name, notes)
 	if err != nil {
@@ -799,15 +799,15 @@ func (w *Writer) IngestWithNotes(src, name string, notes []Note) (*Entry, error)
 func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return nil, errorf(IO, src, err, "")
+		return nil, errorf(ReasonIO, src, err, "")
 	}
 	defer in.Close()
 	before, err := in.Stat()
 	if err != nil {
-		return nil, errorf(IO, src, err, "")
+		return nil, errorf(ReasonIO, src, err, "")
 	}
 	if !before.Mode().IsRegular() {
-		return nil, errorf(InvalidArgument, src, nil, "not a regular file")
+		return nil, errorf(ReasonInvalidArgument, src, nil, "not a regular file")
 	}
 	seq := w.n + 1
 	an, err := w.chooseName(name)
@@ -822,10 +822,10 @@ func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 	// recovery needs to complete its record.
 	pb := (&pending{Seq: seq, ArchiveName: an, Notes: notes}).marshal()
 	if _, err := w.pend.WriteAt(pb, 0); err != nil {
-		return nil, errorf(IO, pendingFile, err, "")
+		return nil, errorf(ReasonIO, pendingFile, err, "")
 	}
 	if err := w.pend.Sync(); err != nil {
-		return nil, errorf(IO, pendingFile, err, "")
+		return nil, errorf(ReasonIO, pendingFile, err, "")
 	}
 	hook("pending.synced")
 	// 2. Seal into tmp/, fsync.
@@ -833,7 +833,7 @@ func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 	os.Remove(tmp)
 	out, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
-		return nil, errorf(IO, tmp, err, "")
+		return nil, errorf(ReasonIO, tmp, err, "")
 	}
 	defer os.Remove(tmp)
 	sealed, err := timeline.Seal(out, in, before.Size(), timeline.SealOptions{
@@ -842,28 +842,28 @@ func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 	})
 	if err != nil {
 		out.Close()
-		return nil, errorf(Seal, src, err, "")
+		return nil, errorf(ReasonSeal, src, err, "")
 	}
 	after, err := in.Stat()
 	if err != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
 		out.Close()
-		return nil, errorf(Seal, src, err, "the file changed while it was sealed")
+		return nil, errorf(ReasonSeal, src, err, "the file changed while it was sealed")
 	}
 	if err := out.Sync(); err != nil {
 		out.Close()
-		return nil, errorf(IO, tmp, err, "")
+		return nil, errorf(ReasonIO, tmp, err, "")
 	}
 	if err := out.Close(); err != nil {
-		return nil, errorf(IO, tmp, err, "")
+		return nil, errorf(ReasonIO, tmp, err, "")
 	}
 	hook("sealed.synced")
 	// 3. Link into files/, fsync the directory (and new parents).
 	target := filePath(w.dir, an)
 	if err := mkdirDurable(filepath.Join(w.dir, filesDir), filepath.Dir(target)); err != nil {
-		return nil, errorf(IO, target, err, "creating the directory")
+		return nil, errorf(ReasonIO, target, err, "creating the directory")
 	}
 	if err := os.Link(tmp, target); err != nil {
-		return nil, errorf(IO, target, err, "linking the sealed file")
+		return nil, errorf(ReasonIO, target, err, "linking the sealed file")
 	}
 	hook("file.linked")
 	rollback := func(cause error) error {
@@ -875,7 +875,7 @@ func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 		return cause
 	}
 	if err := atomicfile.SyncDir(filepath.Dir(target)); err != nil {
-		return nil, rollback(errorf(IO, target, err, ""))
+		return nil, rollback(errorf(ReasonIO, target, err, ""))
 	}
 	hook("file.synced")
 	// 4. Append the record (commit), then hashes and index.
@@ -947,10 +947,10 @@ func (w *Writer) Checkpoint() (*Checkpoint, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return nil, errorf(Closed, w.dir, nil, "")
+		return nil, errorf(ReasonClosed, w.dir, nil, "")
 	}
 	if w.failed != nil {
-		return nil, errorf(Closed, w.dir, w.failed, "an earlier failure left the log in an unknown state; reopen the archive to recover")
+		return nil, errorf(ReasonClosed, w.dir, w.failed, "an earlier failure left the log in an unknown state; reopen the archive to recover")
 	}
 	return w.checkpointLocked()
 }
@@ -965,11 +965,11 @@ func (w *Writer) checkpointLocked() (*Checkpoint, error) {
 	}
 	msg, err := signCheckpoint(w.meta.Origin, w.n, root, w.signer)
 	if err != nil {
-		return nil, errorf(IO, "", err, "signing the checkpoint")
+		return nil, errorf(ReasonIO, "", err, "signing the checkpoint")
 	}
 	hook("checkpoint.write")
 	if err := atomicfile.WriteFile(filepath.Join(w.dir, checkpointFile), msg, 0o644, true); err != nil {
-		return nil, errorf(IO, filepath.Join(w.dir, checkpointFile), err, "")
+		return nil, errorf(ReasonIO, filepath.Join(w.dir, checkpointFile), err, "")
 	}
 	hook("checkpoint.written")
 	w.cpSize = w.n

@@ -88,9 +88,9 @@ func TestLocked(t *testing.T) {
 	LockTimeout = 50 * time.Millisecond
 	defer func() { LockTimeout = old }()
 	err = Update(path, testPassword, func(*Store) error { t.Error("callback ran"); return nil })
-	wantReason(t, err, Locked)
+	wantReason(t, err, ReasonLocked)
 	_, err = Create(filepath.Join(filepath.Dir(path), "store.ecs"), testPassword, CreateOptions{Iterations: testIter})
-	wantReason(t, err, Locked)
+	wantReason(t, err, ReasonLocked)
 	// Readers do not need the lock.
 	if _, err := Open(path, testPassword); err != nil {
 		t.Error(err)

@@ -80,10 +80,10 @@ func PasswordFromHex(s string) ([]byte, error) {
 	}
 	defer clear(clean)
 	if len(clean) == 0 {
-		return nil, &Error{Reason: InvalidArgument, Detail: "empty password"}
+		return nil, &Error{Reason: ReasonInvalidArgument, Detail: "empty password"}
 	}
 	if len(clean)%2 != 0 {
-		return nil, &Error{Reason: InvalidArgument, Detail: "password hex has an odd number of digits"}
+		return nil, &Error{Reason: ReasonInvalidArgument, Detail: "password hex has an odd number of digits"}
 	}
 	pw := make([]byte, len(clean)/2)
 	for i := range pw {
@@ -91,7 +91,7 @@ func PasswordFromHex(s string) ([]byte, error) {
 		lo, ok2 := unhex(clean[2*i+1])
 		if !ok1 || !ok2 {
 			clear(pw)
-			return nil, &Error{Reason: InvalidArgument, Detail: "password is not hex"}
+			return nil, &Error{Reason: ReasonInvalidArgument, Detail: "password is not hex"}
 		}
 		pw[i] = hi<<4 | lo
 	}

@@ -35,7 +35,7 @@ func ParseCurve(name string) (elliptic.Curve, error) {
 	case "P-521":
 		return elliptic.P521(), nil
 	}
-	return nil, errorf(InvalidArgument, "", nil, "unknown curve %q (P-256, P-384 or P-521)", name)
+	return nil, errorf(ReasonInvalidArgument, "", nil, "unknown curve %q (P-256, P-384 or P-521)", name)
 }
 
 // DevPKI is what InitDevPKI added to a store.
@@ -59,7 +59,7 @@ func InitDevPKI(s *Store, curve string, now time.Time) (DevPKI, error) {
 	}
 	for _, id := range []string{DevCAID, DevSignerID} {
 		if s.index(id) >= 0 {
-			return DevPKI{}, errorf(Exists, s.path, nil, "an element with ID %q is already in the store", id)
+			return DevPKI{}, errorf(ReasonExists, s.path, nil, "an element with ID %q is already in the store", id)
 		}
 	}
 	caKey, err := ecdsa.GenerateKey(c, rand.Reader)

@@ -10,36 +10,36 @@ type Reason int
 
 // Reasons for an Error.
 const (
-	_                  Reason = iota
-	IO                        // reading, writing or syncing a file failed
-	BadMagic                  // the file is not a tlseal certificate store
-	UnsupportedVersion        // the store was written by a newer format version
-	Truncated                 // the file ends before its declared length
-	Tampered                  // the file is corrupt or was modified (header checksum, MAC, digest, trailing bytes)
-	WrongPassword             // the password does not open this store
-	InvalidElement            // a certificate, key, ID or tag is not acceptable
-	KeyMismatch               // a private key does not belong to its certificate
-	UnsupportedKey            // a key cannot be used for signing (only ECDSA P-256, P-384, P-521 can)
-	NotFound                  // no element with that ID or tag, or no store file
-	Exists                    // an element with that ID, or the store file, already exists
-	Locked                    // another writer holds the store's lock
-	InvalidArgument           // a reference, password or option is malformed
+	_                        Reason = iota
+	ReasonIO                        // reading, writing or syncing a file failed
+	ReasonBadMagic                  // the file is not a tlseal certificate store
+	ReasonUnsupportedVersion        // the store was written by a newer format version
+	ReasonTruncated                 // the file ends before its declared length
+	ReasonTampered                  // the file is corrupt or was modified (header checksum, MAC, digest, trailing bytes)
+	ReasonWrongPassword             // the password does not open this store
+	ReasonInvalidElement            // a certificate, key, ID or tag is not acceptable
+	ReasonKeyMismatch               // a private key does not belong to its certificate
+	ReasonUnsupportedKey            // a key cannot be used for signing (only ECDSA P-256, P-384, P-521 can)
+	ReasonNotFound                  // no element with that ID or tag, or no store file
+	ReasonExists                    // an element with that ID, or the store file, already exists
+	ReasonLocked                    // another writer holds the store's lock
+	ReasonInvalidArgument           // a reference, password or option is malformed
 )
 
 var reasonText = map[Reason]string{
-	IO:                 "I/O error",
-	BadMagic:           "not a tlseal certificate store",
-	UnsupportedVersion: "unsupported store format version",
-	Truncated:          "store file is truncated",
-	Tampered:           "store file is corrupt or has been tampered with",
-	WrongPassword:      "wrong password",
-	InvalidElement:     "invalid element",
-	KeyMismatch:        "private key does not match its certificate",
-	UnsupportedKey:     "unsupported key",
-	NotFound:           "not found",
-	Exists:             "already exists",
-	Locked:             "store is locked by another writer",
-	InvalidArgument:    "invalid argument",
+	ReasonIO:                 "I/O error",
+	ReasonBadMagic:           "not a tlseal certificate store",
+	ReasonUnsupportedVersion: "unsupported store format version",
+	ReasonTruncated:          "store file is truncated",
+	ReasonTampered:           "store file is corrupt or has been tampered with",
+	ReasonWrongPassword:      "wrong password",
+	ReasonInvalidElement:     "invalid element",
+	ReasonKeyMismatch:        "private key does not match its certificate",
+	ReasonUnsupportedKey:     "unsupported key",
+	ReasonNotFound:           "not found",
+	ReasonExists:             "already exists",
+	ReasonLocked:             "store is locked by another writer",
+	ReasonInvalidArgument:    "invalid argument",
 }
 
 // String returns a short human-readable description of r.

@@ -21,7 +21,7 @@ type CreateOptions struct {
 // InvalidElement, KeyMismatch, IO.
 func Open(path string, password []byte) (*Store, error) {
 	if len(password) == 0 {
-		return nil, errorf(InvalidArgument, path, nil, "empty password")
+		return nil, errorf(ReasonInvalidArgument, path, nil, "empty password")
 	}
 	data, err := readStoreFile(path)
 	if err != nil {
@@ -48,14 +48,14 @@ func openBytes(path string, data, password []byte) (*Store, error) {
 // already a file). The file is written atomically with mode 0600.
 func Create(path string, password []byte, opts CreateOptions) (*Store, error) {
 	if len(password) == 0 {
-		return nil, errorf(InvalidArgument, path, nil, "empty password")
+		return nil, errorf(ReasonInvalidArgument, path, nil, "empty password")
 	}
 	iter := opts.Iterations
 	if iter == 0 {
 		iter = DefaultIterations
 	}
 	if iter < MinIterations || iter > MaxIterations {
-		return nil, errorf(InvalidArgument, path, nil, "iteration count %d out of range [%d, %d]", iter, MinIterations, MaxIterations)
+		return nil, errorf(ReasonInvalidArgument, path, nil, "iteration count %d out of range [%d, %d]", iter, MinIterations, MaxIterations)
 	}
 	target, err := resolvePath(path)
 	if err != nil {
@@ -67,9 +67,9 @@ func Create(path string, password []byte, opts CreateOptions) (*Store, error) {
 	}
 	defer unlock()
 	if _, err := os.Lstat(target); err == nil {
-		return nil, errorf(Exists, path, nil, "the file exists; not overwriting it")
+		return nil, errorf(ReasonExists, path, nil, "the file exists; not overwriting it")
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, errorf(IO, path, err, "")
+		return nil, errorf(ReasonIO, path, err, "")
 	}
 	s := &Store{path: path, id: newStoreID(), version: FormatVersion, iterations: iter}
 	if err := s.write(target, password); err != nil {
@@ -86,7 +86,7 @@ func Create(path string, password []byte, opts CreateOptions) (*Store, error) {
 // concurrent writers never lose each other's changes.
 func Update(path string, password []byte, fn func(*Store) error) error {
 	if len(password) == 0 {
-		return errorf(InvalidArgument, path, nil, "empty password")
+		return errorf(ReasonInvalidArgument, path, nil, "empty password")
 	}
 	target, err := resolvePath(path)
 	if err != nil {
@@ -94,7 +94,7 @@ func Update(path string, password []byte, fn func(*Store) error) error {
 	}
 	if _, err := os.Stat(target); errors.Is(err, fs.ErrNotExist) {
 		// No lock file is left behind for a store that does not exist.
-		return errorf(NotFound, path, err, "no store file")
+		return errorf(ReasonNotFound, path, err, "no store file")
 	}
 	unlock, err := lock(path, target)
 	if err != nil {
@@ -130,10 +130,10 @@ func (s *Store) write(target string, password []byte) error {
 	defer clear(content)
 	data, err := encryptFile(content, password, s.iterations)
 	if err != nil {
-		return errorf(InvalidArgument, s.path, err, "")
+		return errorf(ReasonInvalidArgument, s.path, err, "")
 	}
 	if err := writeAtomic(target, data); err != nil {
-		return errorf(IO, s.path, err, "writing the store")
+		return errorf(ReasonIO, s.path, err, "writing the store")
 	}
 	s.dirty = false
 	return nil
@@ -148,7 +148,7 @@ func resolvePath(path string) (string, error) {
 	}
 	t, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return "", errorf(IO, path, err, "resolving symbolic link")
+		return "", errorf(ReasonIO, path, err, "resolving symbolic link")
 	}
 	return t, nil
 }
@@ -159,14 +159,14 @@ func readStoreFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errorf(NotFound, path, err, "no store file")
+			return nil, errorf(ReasonNotFound, path, err, "no store file")
 		}
-		return nil, errorf(IO, path, err, "")
+		return nil, errorf(ReasonIO, path, err, "")
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxCiphertext+overhead+1))
 	if err != nil {
-		return nil, errorf(IO, path, err, "")
+		return nil, errorf(ReasonIO, path, err, "")
 	}
 	return data, nil
 }

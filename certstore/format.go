@@ -88,49 +88,49 @@ type header struct {
 func parseHeader(path string, data []byte) (*header, error) {
 	if len(data) < len(Magic) {
 		if bytes.HasPrefix([]byte(Magic), data) {
-			return nil, errorf(Truncated, path, nil, "%d bytes, shorter than the %d-byte header", len(data), headerSize)
+			return nil, errorf(ReasonTruncated, path, nil, "%d bytes, shorter than the %d-byte header", len(data), headerSize)
 		}
-		return nil, errorf(BadMagic, path, nil, "the file does not start with %q", Magic)
+		return nil, errorf(ReasonBadMagic, path, nil, "the file does not start with %q", Magic)
 	}
 	if string(data[offMagic:offMagic+len(Magic)]) != Magic {
-		return nil, errorf(BadMagic, path, nil, "the file does not start with %q", Magic)
+		return nil, errorf(ReasonBadMagic, path, nil, "the file does not start with %q", Magic)
 	}
 	if len(data) < offVersion+2 {
-		return nil, errorf(Truncated, path, nil, "%d bytes, shorter than the %d-byte header", len(data), headerSize)
+		return nil, errorf(ReasonTruncated, path, nil, "%d bytes, shorter than the %d-byte header", len(data), headerSize)
 	}
 	h := &header{version: binary.BigEndian.Uint16(data[offVersion:])}
 	if h.version != FormatVersion {
-		return nil, errorf(UnsupportedVersion, path, nil, "format version %d, this tlseal reads version %d", h.version, FormatVersion)
+		return nil, errorf(ReasonUnsupportedVersion, path, nil, "format version %d, this tlseal reads version %d", h.version, FormatVersion)
 	}
 	if len(data) < headerSize {
-		return nil, errorf(Truncated, path, nil, "%d bytes, shorter than the %d-byte header", len(data), headerSize)
+		return nil, errorf(ReasonTruncated, path, nil, "%d bytes, shorter than the %d-byte header", len(data), headerSize)
 	}
 	sum := sha256.Sum256(data[:offChecksum])
 	if !bytes.Equal(sum[:], data[offChecksum:headerSize]) {
-		return nil, errorf(Tampered, path, nil, "header checksum mismatch")
+		return nil, errorf(ReasonTampered, path, nil, "header checksum mismatch")
 	}
 	h.flags = binary.BigEndian.Uint16(data[offFlags:])
 	if h.flags != 0 {
-		return nil, errorf(UnsupportedVersion, path, nil, "unknown header flags %#04x", h.flags)
+		return nil, errorf(ReasonUnsupportedVersion, path, nil, "unknown header flags %#04x", h.flags)
 	}
 	iter := binary.BigEndian.Uint32(data[offIter:])
 	if iter < MinIterations || iter > MaxIterations {
-		return nil, errorf(Tampered, path, nil, "iteration count %d out of range [%d, %d]", iter, MinIterations, MaxIterations)
+		return nil, errorf(ReasonTampered, path, nil, "iteration count %d out of range [%d, %d]", iter, MinIterations, MaxIterations)
 	}
 	h.iterations = int(iter)
 	h.salt = data[offSalt : offSalt+saltSize]
 	h.check = data[offCheck : offCheck+checkSize]
 	n := binary.BigEndian.Uint32(data[offLength:])
 	if n == 0 || n%aes.BlockSize != 0 || n > maxCiphertext {
-		return nil, errorf(Tampered, path, nil, "ciphertext length %d invalid", n)
+		return nil, errorf(ReasonTampered, path, nil, "ciphertext length %d invalid", n)
 	}
 	h.length = int(n)
 	total := overhead + h.length
 	switch {
 	case len(data) < total:
-		return nil, errorf(Truncated, path, nil, "%d bytes, the header declares %d", len(data), total)
+		return nil, errorf(ReasonTruncated, path, nil, "%d bytes, the header declares %d", len(data), total)
 	case len(data) > total:
-		return nil, errorf(Tampered, path, nil, "%d unexpected bytes after the MAC", len(data)-total)
+		return nil, errorf(ReasonTampered, path, nil, "%d unexpected bytes after the MAC", len(data)-total)
 	}
 	return h, nil
 }
@@ -187,7 +187,7 @@ func decryptFile(path string, data, password []byte) (*header, []byte, error) {
 	}
 	k, err := deriveKeys(password, h.salt, h.iterations)
 	if err != nil {
-		return nil, nil, errorf(InvalidArgument, path, err, "")
+		return nil, nil, errorf(ReasonInvalidArgument, path, err, "")
 	}
 	defer k.wipe()
 	content, err := decryptWithKeys(path, data, h, k)
@@ -197,28 +197,28 @@ func decryptFile(path string, data, password []byte) (*header, []byte, error) {
 // decryptWithKeys is decryptFile after the key derivation.
 func decryptWithKeys(path string, data []byte, h *header, k *keys) ([]byte, error) {
 	if subtle.ConstantTimeCompare(k.check, h.check) != 1 {
-		return nil, errorf(WrongPassword, path, nil, "the password does not open this store")
+		return nil, errorf(ReasonWrongPassword, path, nil, "the password does not open this store")
 	}
 	end := offCipher + h.length
 	m := hmac.New(sha256.New, k.mac)
 	m.Write(data[:end])
 	if !hmac.Equal(m.Sum(nil), data[end:end+macSize]) {
-		return nil, errorf(Tampered, path, nil, "MAC mismatch")
+		return nil, errorf(ReasonTampered, path, nil, "MAC mismatch")
 	}
 	block, err := aes.NewCipher(k.enc)
 	if err != nil {
-		return nil, errorf(InvalidArgument, path, err, "")
+		return nil, errorf(ReasonInvalidArgument, path, err, "")
 	}
 	plain := make([]byte, h.length)
 	cipher.NewCBCDecrypter(block, data[offIV:offIV+ivSize]).CryptBlocks(plain, data[offCipher:end])
 	plain, ok := unpad(plain)
 	if !ok || len(plain) < digestSize {
-		return nil, errorf(Tampered, path, nil, "bad padding after decryption")
+		return nil, errorf(ReasonTampered, path, nil, "bad padding after decryption")
 	}
 	content, digest := plain[:len(plain)-digestSize], plain[len(plain)-digestSize:]
 	sum := sha256.Sum256(content)
 	if !bytes.Equal(sum[:], digest) {
-		return nil, errorf(Tampered, path, nil, "content digest mismatch")
+		return nil, errorf(ReasonTampered, path, nil, "content digest mismatch")
 	}
 	return content, nil
 }

@@ -19,7 +19,7 @@ var LockTimeout = 30 * time.Second
 func lock(path, target string) (func(), error) {
 	f, err := os.OpenFile(target+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, errorf(IO, path, err, "opening the lock file")
+		return nil, errorf(ReasonIO, path, err, "opening the lock file")
 	}
 	deadline := time.Now().Add(LockTimeout)
 	wait := 5 * time.Millisecond
@@ -30,11 +30,11 @@ func lock(path, target string) (func(), error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
 			f.Close()
-			return nil, errorf(IO, path, err, "locking %s.lock", path)
+			return nil, errorf(ReasonIO, path, err, "locking %s.lock", path)
 		}
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, errorf(Locked, path, nil, "%s.lock held for more than %v", path, LockTimeout)
+			return nil, errorf(ReasonLocked, path, nil, "%s.lock held for more than %v", path, LockTimeout)
 		}
 		time.Sleep(wait)
 		wait = min(2*wait, 100*time.Millisecond)

@@ -106,9 +106,9 @@ func TestOpenSSLRefusedKeys(t *testing.T) {
 		key  string
 		want Reason
 	}{
-		{"encrypted", "enc.pem", InvalidElement},
-		{"other key", "other.pem", KeyMismatch},
-		{"no key in file", "cert.pem", InvalidElement},
+		{"encrypted", "enc.pem", ReasonInvalidElement},
+		{"other key", "other.pem", ReasonKeyMismatch},
+		{"no key in file", "cert.pem", ReasonInvalidElement},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,7 +121,7 @@ func TestOpenSSLRefusedKeys(t *testing.T) {
 	}
 	// A certificate file with two certificates is refused; DER is accepted.
 	_, err := NewElement("a", append(certPEM, certPEM...), nil, nil)
-	wantReason(t, err, InvalidElement)
+	wantReason(t, err, ReasonInvalidElement)
 	openssl(t, dir, "x509", "-in", "cert.pem", "-outform", "DER", "-out", "cert.der")
 	e, err := NewElement("a", readFile(t, filepath.Join(dir, "cert.der")), nil, nil)
 	if err != nil || e.Key != nil {
@@ -146,7 +146,7 @@ func TestOpenSSLRSA(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, _, err = s.Signer(Ref("rsa"))
-	wantReason(t, err, UnsupportedKey)
+	wantReason(t, err, ReasonUnsupportedKey)
 }
 
 // TestOpenSSLPKCS12 reads .p12 files written by openssl pkcs12 -export, in
@@ -172,7 +172,7 @@ func TestOpenSSLPKCS12(t *testing.T) {
 			p12 := readFile(t, filepath.Join(dir, "x.p12"))
 
 			_, _, err := NewElementFromPKCS12("a", p12, "wrong", nil)
-			wantReason(t, err, InvalidArgument)
+			wantReason(t, err, ReasonInvalidArgument)
 
 			e, cas, err := NewElementFromPKCS12("p12", p12, "p12 secret", []string{TagEngineDefault})
 			if err != nil {

@@ -101,10 +101,10 @@ func ParsePrivateKey(data []byte) (key crypto.Signer, ok bool, err error) {
 func NewElement(id string, certData, keyData []byte, tags []string) (Element, error) {
 	certs, err := ParseCertificates(certData)
 	if err != nil {
-		return Element{}, errorf(InvalidElement, "", err, "certificate")
+		return Element{}, errorf(ReasonInvalidElement, "", err, "certificate")
 	}
 	if len(certs) != 1 {
-		return Element{}, errorf(InvalidElement, "", nil, "the certificate file holds %d certificates; add them one by one", len(certs))
+		return Element{}, errorf(ReasonInvalidElement, "", nil, "the certificate file holds %d certificates; add them one by one", len(certs))
 	}
 	e := Element{ID: id, Tags: tags, Cert: certs[0]}
 	src := keyData
@@ -114,9 +114,9 @@ func NewElement(id string, certData, keyData []byte, tags []string) (Element, er
 	key, found, err := ParsePrivateKey(src)
 	switch {
 	case found && err != nil:
-		return Element{}, errorf(InvalidElement, "", err, "private key")
+		return Element{}, errorf(ReasonInvalidElement, "", err, "private key")
 	case !found && keyData != nil:
-		return Element{}, errorf(InvalidElement, "", err, "private key")
+		return Element{}, errorf(ReasonInvalidElement, "", err, "private key")
 	case found:
 		e.Key = key
 	}
@@ -132,13 +132,13 @@ func NewElementFromPKCS12(id string, p12 []byte, password string, tags []string)
 	k, cert, cas, err := pkcs12.DecodeChain(p12, password)
 	if err != nil {
 		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-			return Element{}, nil, errorf(InvalidArgument, "", err, "PKCS#12 password")
+			return Element{}, nil, errorf(ReasonInvalidArgument, "", err, "PKCS#12 password")
 		}
-		return Element{}, nil, errorf(InvalidElement, "", err, "PKCS#12")
+		return Element{}, nil, errorf(ReasonInvalidElement, "", err, "PKCS#12")
 	}
 	key, ok := k.(crypto.Signer)
 	if !ok {
-		return Element{}, nil, errorf(InvalidElement, "", nil, "PKCS#12: %T keys cannot sign", k)
+		return Element{}, nil, errorf(ReasonInvalidElement, "", nil, "PKCS#12: %T keys cannot sign", k)
 	}
 	e, err := checkElement("", Element{ID: id, Tags: tags, Cert: cert, Key: key})
 	return e, cas, err

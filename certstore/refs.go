@@ -31,10 +31,10 @@ func Ref(id string) string { return RefPrefix + id }
 func (s *Store) lookupRef(ref string) (Element, error) {
 	id, ok := ParseRef(ref)
 	if !ok {
-		return Element{}, errorf(InvalidArgument, s.path, nil, "%q is not a %sID reference", ref, RefPrefix)
+		return Element{}, errorf(ReasonInvalidArgument, s.path, nil, "%q is not a %sID reference", ref, RefPrefix)
 	}
 	if !ValidID(id) {
-		return Element{}, errorf(InvalidArgument, s.path, nil, "invalid element ID in reference %q", ref)
+		return Element{}, errorf(ReasonInvalidArgument, s.path, nil, "invalid element ID in reference %q", ref)
 	}
 	return s.Get(id)
 }
@@ -55,16 +55,16 @@ func (s *Store) Signer(ref string) (cert *x509.Certificate, chain []*x509.Certif
 			}
 		}
 		if !found {
-			return nil, nil, nil, errorf(NotFound, s.path, nil, "no element tagged %s (name one with %sID, or run tlseal pki init)", TagEngineDefault, RefPrefix)
+			return nil, nil, nil, errorf(ReasonNotFound, s.path, nil, "no element tagged %s (name one with %sID, or run tlseal pki init)", TagEngineDefault, RefPrefix)
 		}
 	} else if e, err = s.lookupRef(ref); err != nil {
 		return nil, nil, nil, err
 	}
 	if e.Key == nil {
-		return nil, nil, nil, errorf(NotFound, s.path, nil, "element %q has no private key", e.ID)
+		return nil, nil, nil, errorf(ReasonNotFound, s.path, nil, "element %q has no private key", e.ID)
 	}
 	if err := CheckSigningKey(e.Key); err != nil {
-		return nil, nil, nil, &Error{Reason: UnsupportedKey, Path: s.path, Detail: "element " + e.ID, Err: err}
+		return nil, nil, nil, &Error{Reason: ReasonUnsupportedKey, Path: s.path, Detail: "element " + e.ID, Err: err}
 	}
 	return e.Cert, s.intermediates(e.Cert), e.Key, nil
 }
@@ -81,7 +81,7 @@ func (s *Store) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
 			}
 		}
 		if len(out) == 0 {
-			return nil, errorf(NotFound, s.path, nil, "no element tagged %s (name CAs with --ca, or run tlseal pki init)", TagCADefault)
+			return nil, errorf(ReasonNotFound, s.path, nil, "no element tagged %s (name CAs with --ca, or run tlseal pki init)", TagCADefault)
 		}
 		return out, nil
 	}
@@ -161,10 +161,10 @@ func (r *Resolver) Store() (*Store, error) {
 		return r.store, nil
 	}
 	if r.StoreFile == "" {
-		return nil, errorf(InvalidArgument, "", nil, "a certificate store is needed (--certstore FILE or certStoreFileName in --config)")
+		return nil, errorf(ReasonInvalidArgument, "", nil, "a certificate store is needed (--certstore FILE or certStoreFileName in --config)")
 	}
 	if r.Password == nil {
-		return nil, errorf(InvalidArgument, r.StoreFile, nil, "no password")
+		return nil, errorf(ReasonInvalidArgument, r.StoreFile, nil, "no password")
 	}
 	pw, err := r.Password()
 	if err != nil {
@@ -192,7 +192,7 @@ func (r *Resolver) Store() (*Store, error) {
 func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain []*x509.Certificate, key crypto.Signer, err error) {
 	switch _, isRef := ParseRef(certRef); {
 	case certRef == "" && keyRef != "":
-		return nil, nil, nil, errorf(InvalidArgument, "", nil, "a key (%q) was given without a certificate", keyRef)
+		return nil, nil, nil, errorf(ReasonInvalidArgument, "", nil, "a key (%q) was given without a certificate", keyRef)
 	case certRef == "" || isRef:
 		s, err := r.Store()
 		if err != nil {
@@ -209,20 +209,20 @@ func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain
 	default:
 		data, err := os.ReadFile(certRef)
 		if err != nil {
-			return nil, nil, nil, errorf(IO, certRef, err, "reading certificate")
+			return nil, nil, nil, errorf(ReasonIO, certRef, err, "reading certificate")
 		}
 		certs, err := ParseCertificates(data)
 		if err != nil {
-			return nil, nil, nil, errorf(InvalidElement, certRef, err, "certificate")
+			return nil, nil, nil, errorf(ReasonInvalidElement, certRef, err, "certificate")
 		}
 		cert, chain = certs[0], certs[1:]
 		if keyRef == "" {
 			k, found, err := ParsePrivateKey(data)
 			if !found {
-				return nil, nil, nil, errorf(InvalidArgument, certRef, nil, "the certificate is a file: name its key too (--key FILE or %sID)", RefPrefix)
+				return nil, nil, nil, errorf(ReasonInvalidArgument, certRef, nil, "the certificate is a file: name its key too (--key FILE or %sID)", RefPrefix)
 			}
 			if err != nil {
-				return nil, nil, nil, errorf(InvalidElement, certRef, err, "private key")
+				return nil, nil, nil, errorf(ReasonInvalidElement, certRef, err, "private key")
 			}
 			key = k
 		}
@@ -233,10 +233,10 @@ func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain
 		}
 	}
 	if !keyMatches(key, cert) {
-		return nil, nil, nil, errorf(KeyMismatch, keyRef, nil, "the private key does not belong to certificate %q", cert.Subject.String())
+		return nil, nil, nil, errorf(ReasonKeyMismatch, keyRef, nil, "the private key does not belong to certificate %q", cert.Subject.String())
 	}
 	if err := CheckSigningKey(key); err != nil {
-		return nil, nil, nil, &Error{Reason: UnsupportedKey, Path: keyRef, Err: err}
+		return nil, nil, nil, &Error{Reason: ReasonUnsupportedKey, Path: keyRef, Err: err}
 	}
 	return cert, chain, key, nil
 }
@@ -253,18 +253,18 @@ func (r *Resolver) key(ref string) (crypto.Signer, error) {
 			return nil, err
 		}
 		if e.Key == nil {
-			return nil, errorf(NotFound, s.path, nil, "element %q has no private key", e.ID)
+			return nil, errorf(ReasonNotFound, s.path, nil, "element %q has no private key", e.ID)
 		}
 		return e.Key, nil
 	}
 	data, err := os.ReadFile(ref)
 	if err != nil {
-		return nil, errorf(IO, ref, err, "reading private key")
+		return nil, errorf(ReasonIO, ref, err, "reading private key")
 	}
 	k, _, err := ParsePrivateKey(data)
 	clear(data)
 	if err != nil {
-		return nil, errorf(InvalidElement, ref, err, "private key")
+		return nil, errorf(ReasonInvalidElement, ref, err, "private key")
 	}
 	return k, nil
 }
@@ -302,11 +302,11 @@ func (r *Resolver) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
 		}
 		data, err := os.ReadFile(ref)
 		if err != nil {
-			return nil, errorf(IO, ref, err, "reading CA certificates")
+			return nil, errorf(ReasonIO, ref, err, "reading CA certificates")
 		}
 		certs, err := ParseCertificates(data)
 		if err != nil {
-			return nil, errorf(InvalidElement, ref, err, "CA certificates")
+			return nil, errorf(ReasonInvalidElement, ref, err, "CA certificates")
 		}
 		out = append(out, certs...)
 	}

@@ -90,11 +90,11 @@ func TestStoreSignerAndTrust(t *testing.T) {
 		err  func() error
 		want Reason
 	}{
-		{"no key", func() error { _, _, _, err := s.Signer("@certstore://nokey"); return err }, NotFound},
-		{"missing id", func() error { _, _, _, err := s.Signer("@certstore://nope"); return err }, NotFound},
-		{"file path", func() error { _, _, _, err := s.Signer("leaf.pem"); return err }, InvalidArgument},
-		{"bad id", func() error { _, _, _, err := s.Signer("@certstore://a b"); return err }, InvalidArgument},
-		{"missing anchor", func() error { _, err := s.TrustAnchors([]string{"@certstore://nope"}); return err }, NotFound},
+		{"no key", func() error { _, _, _, err := s.Signer("@certstore://nokey"); return err }, ReasonNotFound},
+		{"missing id", func() error { _, _, _, err := s.Signer("@certstore://nope"); return err }, ReasonNotFound},
+		{"file path", func() error { _, _, _, err := s.Signer("leaf.pem"); return err }, ReasonInvalidArgument},
+		{"bad id", func() error { _, _, _, err := s.Signer("@certstore://a b"); return err }, ReasonInvalidArgument},
+		{"missing anchor", func() error { _, err := s.TrustAnchors([]string{"@certstore://nope"}); return err }, ReasonNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantReason(t, tt.err(), tt.want) })
@@ -102,9 +102,9 @@ func TestStoreSignerAndTrust(t *testing.T) {
 
 	empty := &Store{path: "x"}
 	_, _, _, err = empty.Signer("")
-	wantReason(t, err, NotFound)
+	wantReason(t, err, ReasonNotFound)
 	_, err = empty.TrustAnchors(nil)
-	wantReason(t, err, NotFound)
+	wantReason(t, err, ReasonNotFound)
 }
 
 func verifyChain(t *testing.T, leaf *x509.Certificate, chain, anchors []*x509.Certificate) {
@@ -190,15 +190,15 @@ func TestResolver(t *testing.T) {
 		certRef, keyRef string
 		want            Reason
 	}{
-		{"no store", noStore, "", "", InvalidArgument},
-		{"key without cert", withStore(), "", f("leaf.key"), InvalidArgument},
-		{"file cert without key", noStore, f("leaf.pem"), "", InvalidArgument},
-		{"mismatched key", noStore, f("leaf.pem"), f("other.key"), KeyMismatch},
-		{"mismatched store key", withStore(), "@certstore://leaf", "@certstore://other", KeyMismatch},
-		{"missing cert file", noStore, f("nope.pem"), f("leaf.key"), IO},
-		{"key file is no key", noStore, f("leaf.pem"), f("ca.pem"), InvalidElement},
-		{"cert file is no cert", noStore, f("leaf.key"), f("leaf.key"), InvalidElement},
-		{"store key has none", withStore(), "@certstore://leaf", "@certstore://root", NotFound},
+		{"no store", noStore, "", "", ReasonInvalidArgument},
+		{"key without cert", withStore(), "", f("leaf.key"), ReasonInvalidArgument},
+		{"file cert without key", noStore, f("leaf.pem"), "", ReasonInvalidArgument},
+		{"mismatched key", noStore, f("leaf.pem"), f("other.key"), ReasonKeyMismatch},
+		{"mismatched store key", withStore(), "@certstore://leaf", "@certstore://other", ReasonKeyMismatch},
+		{"missing cert file", noStore, f("nope.pem"), f("leaf.key"), ReasonIO},
+		{"key file is no key", noStore, f("leaf.pem"), f("ca.pem"), ReasonInvalidElement},
+		{"cert file is no cert", noStore, f("leaf.key"), f("leaf.key"), ReasonInvalidElement},
+		{"store key has none", withStore(), "@certstore://leaf", "@certstore://root", ReasonNotFound},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -223,9 +223,9 @@ func TestResolver(t *testing.T) {
 		t.Errorf("file anchors without a store: %v", err)
 	}
 	_, err := noStore.TrustAnchors(nil)
-	wantReason(t, err, InvalidArgument)
+	wantReason(t, err, ReasonInvalidArgument)
 	_, err = (&Resolver{StoreFile: path, Password: func() ([]byte, error) { return []byte("x"), nil }}).TrustAnchors(nil)
-	wantReason(t, err, WrongPassword)
+	wantReason(t, err, ReasonWrongPassword)
 }
 
 func TestLoadConfig(t *testing.T) {
@@ -324,14 +324,14 @@ func TestDevPKI(t *testing.T) {
 			// A second init is refused and changes nothing.
 			before, _ := os.ReadFile(path)
 			err = Update(path, testPassword, func(s *Store) error { _, err := InitDevPKI(s, curve, now); return err })
-			wantReason(t, err, Exists)
+			wantReason(t, err, ReasonExists)
 			if after, _ := os.ReadFile(path); string(after) != string(before) {
 				t.Error("file changed")
 			}
 		})
 	}
 	_, err := InitDevPKI(&Store{}, "P-224", now)
-	wantReason(t, err, InvalidArgument)
+	wantReason(t, err, ReasonInvalidArgument)
 }
 
 func poolOf(cs []*x509.Certificate) *x509.CertPool {

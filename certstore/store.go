@@ -86,7 +86,7 @@ func (s *Store) index(id string) int {
 func (s *Store) Get(id string) (Element, error) {
 	i := s.index(id)
 	if i < 0 {
-		return Element{}, errorf(NotFound, s.path, nil, "no element with ID %q", id)
+		return Element{}, errorf(ReasonNotFound, s.path, nil, "no element with ID %q", id)
 	}
 	return s.elements[i].clone(), nil
 }
@@ -96,7 +96,7 @@ func (s *Store) Get(id string) (Element, error) {
 // ignored: the store derives it from e.Cert.
 func (s *Store) Add(e Element) error {
 	if s.index(e.ID) >= 0 {
-		return errorf(Exists, s.path, nil, "an element with ID %q is already in the store", e.ID)
+		return errorf(ReasonExists, s.path, nil, "an element with ID %q is already in the store", e.ID)
 	}
 	e, err := checkElement(s.path, e)
 	if err != nil {
@@ -104,7 +104,7 @@ func (s *Store) Add(e Element) error {
 	}
 	if e.Key != nil {
 		if _, err := x509.MarshalPKCS8PrivateKey(e.Key); err != nil {
-			return errorf(InvalidElement, s.path, err, "element %q: the private key cannot be stored", e.ID)
+			return errorf(ReasonInvalidElement, s.path, err, "element %q: the private key cannot be stored", e.ID)
 		}
 	}
 	s.elements = append(s.elements, e)
@@ -116,7 +116,7 @@ func (s *Store) Add(e Element) error {
 func (s *Store) Delete(id string) error {
 	i := s.index(id)
 	if i < 0 {
-		return errorf(NotFound, s.path, nil, "no element with ID %q", id)
+		return errorf(ReasonNotFound, s.path, nil, "no element with ID %q", id)
 	}
 	s.elements = slices.Delete(s.elements, i, i+1)
 	s.dirty = true
@@ -128,7 +128,7 @@ func (s *Store) Delete(id string) error {
 func (s *Store) SetTags(id string, tags []string) error {
 	i := s.index(id)
 	if i < 0 {
-		return errorf(NotFound, s.path, nil, "no element with ID %q", id)
+		return errorf(ReasonNotFound, s.path, nil, "no element with ID %q", id)
 	}
 	t, err := normalizeTags(s.path, tags)
 	if err != nil {
@@ -173,7 +173,7 @@ func normalizeTags(path string, tags []string) ([]string, error) {
 	out := make([]string, 0, len(tags))
 	for _, t := range tags {
 		if !ValidTag(t) {
-			return nil, errorf(InvalidElement, path, nil, "invalid tag %q (1 to 64 printable ASCII characters, no space or comma)", t)
+			return nil, errorf(ReasonInvalidElement, path, nil, "invalid tag %q (1 to 64 printable ASCII characters, no space or comma)", t)
 		}
 		if !slices.Contains(out, t) {
 			out = append(out, t)
@@ -185,10 +185,10 @@ func normalizeTags(path string, tags []string) ([]string, error) {
 // checkElement validates e and returns the normalized copy the store keeps.
 func checkElement(path string, e Element) (Element, error) {
 	if !ValidID(e.ID) {
-		return Element{}, errorf(InvalidElement, path, nil, "invalid ID %q (1 to 128 characters A-Z a-z 0-9 . _ -, starting with a letter or digit)", e.ID)
+		return Element{}, errorf(ReasonInvalidElement, path, nil, "invalid ID %q (1 to 128 characters A-Z a-z 0-9 . _ -, starting with a letter or digit)", e.ID)
 	}
 	if e.Cert == nil || len(e.Cert.Raw) == 0 {
-		return Element{}, errorf(InvalidElement, path, nil, "element %q has no certificate", e.ID)
+		return Element{}, errorf(ReasonInvalidElement, path, nil, "element %q has no certificate", e.ID)
 	}
 	tags, err := normalizeTags(path, e.Tags)
 	if err != nil {
@@ -197,7 +197,7 @@ func checkElement(path string, e Element) (Element, error) {
 	e.Tags = tags
 	if e.Key != nil {
 		if !keyMatches(e.Key, e.Cert) {
-			return Element{}, errorf(KeyMismatch, path, nil, "element %q: the private key does not belong to certificate %q", e.ID, e.Cert.Subject.String())
+			return Element{}, errorf(ReasonKeyMismatch, path, nil, "element %q: the private key does not belong to certificate %q", e.ID, e.Cert.Subject.String())
 		}
 	}
 	e.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.Cert.Raw})
@@ -233,7 +233,7 @@ func (s *Store) marshal() ([]byte, error) {
 		if e.Key != nil {
 			der, err := x509.MarshalPKCS8PrivateKey(e.Key)
 			if err != nil {
-				return nil, errorf(InvalidElement, s.path, err, "element %q: private key cannot be stored", e.ID)
+				return nil, errorf(ReasonInvalidElement, s.path, err, "element %q: private key cannot be stored", e.ID)
 			}
 			fe.PrivateKey = der
 		}
@@ -254,13 +254,13 @@ func decodeContent(path string, content []byte) (*Store, error) {
 	dec := json.NewDecoder(bytes.NewReader(content))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return nil, errorf(InvalidElement, path, err, "content is not a valid store document")
+		return nil, errorf(ReasonInvalidElement, path, err, "content is not a valid store document")
 	}
 	if dec.More() {
-		return nil, errorf(InvalidElement, path, nil, "content has trailing data")
+		return nil, errorf(ReasonInvalidElement, path, nil, "content has trailing data")
 	}
 	if c.ID == "" {
-		return nil, errorf(InvalidElement, path, nil, "store has no ID")
+		return nil, errorf(ReasonInvalidElement, path, nil, "store has no ID")
 	}
 	// Parsing a private key costs a scalar multiplication (to check it
 	// against its certificate): spread the elements over the CPUs.
@@ -282,7 +282,7 @@ func decodeContent(path string, content []byte) (*Store, error) {
 			return nil, errs[i]
 		}
 		if seen[e.ID] {
-			return nil, errorf(InvalidElement, path, nil, "element %d: duplicate ID %q", i, e.ID)
+			return nil, errorf(ReasonInvalidElement, path, nil, "element %d: duplicate ID %q", i, e.ID)
 		}
 		seen[e.ID] = true
 	}
@@ -293,14 +293,14 @@ func decodeElement(path string, i int, fe fileElement) (Element, error) {
 	e := Element{ID: fe.ID, Tags: fe.Tags}
 	cert, err := x509.ParseCertificate(fe.Certificate)
 	if err != nil {
-		return Element{}, errorf(InvalidElement, path, err, "element %d (%q): certificate does not parse", i, fe.ID)
+		return Element{}, errorf(ReasonInvalidElement, path, err, "element %d (%q): certificate does not parse", i, fe.ID)
 	}
 	e.Cert = cert
 	if fe.PrivateKey != nil {
 		k, err := parsePKCS8(fe.PrivateKey)
 		clear(fe.PrivateKey)
 		if err != nil {
-			return Element{}, errorf(InvalidElement, path, err, "element %d (%q): private key does not parse", i, fe.ID)
+			return Element{}, errorf(ReasonInvalidElement, path, err, "element %d (%q): private key does not parse", i, fe.ID)
 		}
 		e.Key = k
 	}

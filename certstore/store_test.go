@@ -33,7 +33,7 @@ func TestCreateOpenEmpty(t *testing.T) {
 		t.Errorf("descriptor %+v", d)
 	}
 	_, err = Create(path, testPassword, CreateOptions{Iterations: testIter})
-	wantReason(t, err, Exists)
+	wantReason(t, err, ReasonExists)
 }
 
 func TestCreateDefaultIterations(t *testing.T) {
@@ -63,20 +63,20 @@ func TestBadArguments(t *testing.T) {
 		{"create empty password", func() error {
 			_, err := Create(filepath.Join(dir, "a"), nil, CreateOptions{Iterations: testIter})
 			return err
-		}, InvalidArgument},
+		}, ReasonInvalidArgument},
 		{"create low iterations", func() error {
 			_, err := Create(filepath.Join(dir, "b"), testPassword, CreateOptions{Iterations: 10})
 			return err
-		}, InvalidArgument},
-		{"open empty password", func() error { _, err := Open(filepath.Join(dir, "c"), nil); return err }, InvalidArgument},
-		{"open missing", func() error { _, err := Open(filepath.Join(dir, "c"), testPassword); return err }, NotFound},
+		}, ReasonInvalidArgument},
+		{"open empty password", func() error { _, err := Open(filepath.Join(dir, "c"), nil); return err }, ReasonInvalidArgument},
+		{"open missing", func() error { _, err := Open(filepath.Join(dir, "c"), testPassword); return err }, ReasonNotFound},
 		{"update missing", func() error {
 			return Update(filepath.Join(dir, "c"), testPassword, func(*Store) error { return nil })
-		}, NotFound},
+		}, ReasonNotFound},
 		{"create in missing dir", func() error {
 			_, err := Create(filepath.Join(dir, "no", "such"), testPassword, CreateOptions{Iterations: testIter})
 			return err
-		}, IO},
+		}, ReasonIO},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantReason(t, tt.err(), tt.want) })
@@ -152,10 +152,10 @@ func TestElementRoundTrip(t *testing.T) {
 		if err := s.SetTags("ca", []string{"x", "y"}); err != nil {
 			return err
 		}
-		wantReason(t, s.SetTags("nope", nil), NotFound)
-		wantReason(t, s.SetTags("ca", []string{"a,b"}), InvalidElement)
-		wantReason(t, s.Delete("nope"), NotFound)
-		wantReason(t, s.Add(Element{ID: "ca", Cert: ca}), Exists)
+		wantReason(t, s.SetTags("nope", nil), ReasonNotFound)
+		wantReason(t, s.SetTags("ca", []string{"a,b"}), ReasonInvalidElement)
+		wantReason(t, s.Delete("nope"), ReasonNotFound)
+		wantReason(t, s.Add(Element{ID: "ca", Cert: ca}), ReasonExists)
 		return s.Delete("leaf")
 	})
 	if err != nil {
@@ -172,7 +172,7 @@ func TestElementRoundTrip(t *testing.T) {
 		t.Errorf("tags %q", e.Tags)
 	}
 	_, err = s.Get("leaf")
-	wantReason(t, err, NotFound)
+	wantReason(t, err, ReasonNotFound)
 }
 
 func TestAddValidation(t *testing.T) {
@@ -183,14 +183,14 @@ func TestAddValidation(t *testing.T) {
 		e    Element
 		want Reason
 	}{
-		{"empty id", Element{ID: "", Cert: cert}, InvalidElement},
-		{"id with slash", Element{ID: "a/b", Cert: cert}, InvalidElement},
-		{"id starting with dash", Element{ID: "-a", Cert: cert}, InvalidElement},
-		{"long id", Element{ID: string(bytes.Repeat([]byte("a"), 129)), Cert: cert}, InvalidElement},
-		{"no cert", Element{ID: "a"}, InvalidElement},
-		{"tag with space", Element{ID: "a", Cert: cert, Tags: []string{"a b"}}, InvalidElement},
-		{"empty tag", Element{ID: "a", Cert: cert, Tags: []string{""}}, InvalidElement},
-		{"wrong key", Element{ID: "a", Cert: cert, Key: other}, KeyMismatch},
+		{"empty id", Element{ID: "", Cert: cert}, ReasonInvalidElement},
+		{"id with slash", Element{ID: "a/b", Cert: cert}, ReasonInvalidElement},
+		{"id starting with dash", Element{ID: "-a", Cert: cert}, ReasonInvalidElement},
+		{"long id", Element{ID: string(bytes.Repeat([]byte("a"), 129)), Cert: cert}, ReasonInvalidElement},
+		{"no cert", Element{ID: "a"}, ReasonInvalidElement},
+		{"tag with space", Element{ID: "a", Cert: cert, Tags: []string{"a b"}}, ReasonInvalidElement},
+		{"empty tag", Element{ID: "a", Cert: cert, Tags: []string{""}}, ReasonInvalidElement},
+		{"wrong key", Element{ID: "a", Cert: cert, Key: other}, ReasonKeyMismatch},
 		{"ok", Element{ID: "a.b_c-1", Cert: cert, Key: key, Tags: []string{"-x"}}, 0},
 	}
 	for _, tt := range tests {
@@ -221,7 +221,7 @@ func TestFailedUpdateWritesNothing(t *testing.T) {
 		s.Add(Element{ID: "a", Cert: cert})
 		return s.Delete("missing")
 	})
-	wantReason(t, err, NotFound)
+	wantReason(t, err, ReasonNotFound)
 	if err := Update(path, testPassword, func(*Store) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -300,16 +300,16 @@ func TestInvalidContentRefused(t *testing.T) {
 		want    Reason
 	}{
 		{"valid", doc(fileElement{ID: "a", Certificate: cert.Raw, PrivateKey: pk}), 0},
-		{"not json", []byte("{"), InvalidElement},
-		{"unknown member", []byte(`{"id":"x","elements":[],"extra":1}`), InvalidElement},
-		{"trailing", []byte(`{"id":"x","elements":[]} {}`), InvalidElement},
-		{"no id", []byte(`{"elements":[]}`), InvalidElement},
-		{"bad cert", doc(fileElement{ID: "a", Certificate: []byte{1, 2, 3}}), InvalidElement},
-		{"bad key", doc(fileElement{ID: "a", Certificate: cert.Raw, PrivateKey: []byte{1, 2}}), InvalidElement},
-		{"key mismatch", doc(fileElement{ID: "a", Certificate: cert.Raw, PrivateKey: otherPK}), KeyMismatch},
-		{"duplicate id", doc(fileElement{ID: "a", Certificate: cert.Raw}, fileElement{ID: "a", Certificate: cert.Raw}), InvalidElement},
-		{"bad id", doc(fileElement{ID: "a b", Certificate: cert.Raw}), InvalidElement},
-		{"bad tag", doc(fileElement{ID: "a", Tags: []string{""}, Certificate: cert.Raw}), InvalidElement},
+		{"not json", []byte("{"), ReasonInvalidElement},
+		{"unknown member", []byte(`{"id":"x","elements":[],"extra":1}`), ReasonInvalidElement},
+		{"trailing", []byte(`{"id":"x","elements":[]} {}`), ReasonInvalidElement},
+		{"no id", []byte(`{"elements":[]}`), ReasonInvalidElement},
+		{"bad cert", doc(fileElement{ID: "a", Certificate: []byte{1, 2, 3}}), ReasonInvalidElement},
+		{"bad key", doc(fileElement{ID: "a", Certificate: cert.Raw, PrivateKey: []byte{1, 2}}), ReasonInvalidElement},
+		{"key mismatch", doc(fileElement{ID: "a", Certificate: cert.Raw, PrivateKey: otherPK}), ReasonKeyMismatch},
+		{"duplicate id", doc(fileElement{ID: "a", Certificate: cert.Raw}, fileElement{ID: "a", Certificate: cert.Raw}), ReasonInvalidElement},
+		{"bad id", doc(fileElement{ID: "a b", Certificate: cert.Raw}), ReasonInvalidElement},
+		{"bad tag", doc(fileElement{ID: "a", Tags: []string{""}, Certificate: cert.Raw}), ReasonInvalidElement},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,12 +354,12 @@ func TestPasswordFromHex(t *testing.T) {
 }
 
 func TestErrorMessage(t *testing.T) {
-	e := &Error{Reason: WrongPassword, Path: "a.ecs", Detail: "d"}
+	e := &Error{Reason: ReasonWrongPassword, Path: "a.ecs", Detail: "d"}
 	if got, want := e.Error(), "certstore a.ecs: wrong password: d"; got != want {
 		t.Errorf("%q, want %q", got, want)
 	}
-	wrapped := &Error{Reason: IO, Err: os.ErrPermission}
-	if ReasonOf(wrapped) != IO || !bytes.Contains([]byte(wrapped.Error()), []byte("permission")) {
+	wrapped := &Error{Reason: ReasonIO, Err: os.ErrPermission}
+	if ReasonOf(wrapped) != ReasonIO || !bytes.Contains([]byte(wrapped.Error()), []byte("permission")) {
 		t.Errorf("%v", wrapped)
 	}
 	if ReasonOf(os.ErrClosed) != 0 {

@@ -27,33 +27,33 @@ func TestTamper(t *testing.T) {
 		modify func([]byte) []byte
 		want   Reason
 	}{
-		{"magic first byte", flip(offMagic), BadMagic},
-		{"magic last byte", flip(offMagic + 7), BadMagic},
-		{"version", flip(offVersion + 1), UnsupportedVersion},
-		{"version high byte", flip(offVersion), UnsupportedVersion},
-		{"flags", flip(offFlags + 1), Tampered},
-		{"iterations", flip(offIter + 3), Tampered},
-		{"salt first byte", flip(offSalt), Tampered},
-		{"salt last byte", flip(offSalt + saltSize - 1), Tampered},
-		{"password check", flip(offCheck), Tampered},
-		{"ciphertext length", flip(offLength + 2), Tampered},
-		{"header checksum", flip(offChecksum + 5), Tampered},
-		{"IV first byte", flip(offIV), Tampered},
-		{"IV last byte", flip(offIV + ivSize - 1), Tampered},
-		{"ciphertext first byte", flip(offCipher), Tampered},
-		{"ciphertext middle", flip(offCipher + n/2), Tampered},
-		{"ciphertext last byte", flip(offCipher + n - 1), Tampered},
-		{"MAC first byte", flip(offCipher + n), Tampered},
-		{"MAC last byte", flip(len(good) - 1), Tampered},
-		{"truncated to empty", func(b []byte) []byte { return b[:0] }, Truncated},
-		{"truncated in magic", func(b []byte) []byte { return b[:4] }, Truncated},
-		{"truncated in header", func(b []byte) []byte { return b[:offSalt+3] }, Truncated},
-		{"truncated in IV", func(b []byte) []byte { return b[:offIV+3] }, Truncated},
-		{"truncated in ciphertext", func(b []byte) []byte { return b[:offCipher+n/2] }, Truncated},
-		{"truncated by one byte", func(b []byte) []byte { return b[:len(b)-1] }, Truncated},
-		{"appended byte", func(b []byte) []byte { return append(b, 0) }, Tampered},
-		{"appended block", func(b []byte) []byte { return append(b, make([]byte, 4096)...) }, Tampered},
-		{"not a store", func([]byte) []byte { return []byte("-----BEGIN CERTIFICATE-----\n") }, BadMagic},
+		{"magic first byte", flip(offMagic), ReasonBadMagic},
+		{"magic last byte", flip(offMagic + 7), ReasonBadMagic},
+		{"version", flip(offVersion + 1), ReasonUnsupportedVersion},
+		{"version high byte", flip(offVersion), ReasonUnsupportedVersion},
+		{"flags", flip(offFlags + 1), ReasonTampered},
+		{"iterations", flip(offIter + 3), ReasonTampered},
+		{"salt first byte", flip(offSalt), ReasonTampered},
+		{"salt last byte", flip(offSalt + saltSize - 1), ReasonTampered},
+		{"password check", flip(offCheck), ReasonTampered},
+		{"ciphertext length", flip(offLength + 2), ReasonTampered},
+		{"header checksum", flip(offChecksum + 5), ReasonTampered},
+		{"IV first byte", flip(offIV), ReasonTampered},
+		{"IV last byte", flip(offIV + ivSize - 1), ReasonTampered},
+		{"ciphertext first byte", flip(offCipher), ReasonTampered},
+		{"ciphertext middle", flip(offCipher + n/2), ReasonTampered},
+		{"ciphertext last byte", flip(offCipher + n - 1), ReasonTampered},
+		{"MAC first byte", flip(offCipher + n), ReasonTampered},
+		{"MAC last byte", flip(len(good) - 1), ReasonTampered},
+		{"truncated to empty", func(b []byte) []byte { return b[:0] }, ReasonTruncated},
+		{"truncated in magic", func(b []byte) []byte { return b[:4] }, ReasonTruncated},
+		{"truncated in header", func(b []byte) []byte { return b[:offSalt+3] }, ReasonTruncated},
+		{"truncated in IV", func(b []byte) []byte { return b[:offIV+3] }, ReasonTruncated},
+		{"truncated in ciphertext", func(b []byte) []byte { return b[:offCipher+n/2] }, ReasonTruncated},
+		{"truncated by one byte", func(b []byte) []byte { return b[:len(b)-1] }, ReasonTruncated},
+		{"appended byte", func(b []byte) []byte { return append(b, 0) }, ReasonTampered},
+		{"appended block", func(b []byte) []byte { return append(b, make([]byte, 4096)...) }, ReasonTampered},
+		{"not a store", func([]byte) []byte { return []byte("-----BEGIN CERTIFICATE-----\n") }, ReasonBadMagic},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,9 +88,9 @@ func TestWrongPassword(t *testing.T) {
 	good, _ := os.ReadFile(path)
 	for _, pw := range [][]byte{[]byte("secret"), append(bytes.Clone(testPassword), 0), testPassword[:len(testPassword)-1], {0}} {
 		_, err := Open(path, pw)
-		wantReason(t, err, WrongPassword)
+		wantReason(t, err, ReasonWrongPassword)
 		err = Update(path, pw, func(*Store) error { t.Error("callback ran"); return nil })
-		wantReason(t, err, WrongPassword)
+		wantReason(t, err, ReasonWrongPassword)
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(after, good) {
 		t.Error("file changed")
@@ -106,7 +106,7 @@ func TestMACBeforeDecrypt(t *testing.T) {
 	}
 	data[len(data)-1] ^= 1
 	_, err = openBytes("s", data, testPassword)
-	wantReason(t, err, Tampered)
+	wantReason(t, err, ReasonTampered)
 	if e := err.(*Error); e.Detail != "MAC mismatch" {
 		t.Errorf("detail %q", e.Detail)
 	}

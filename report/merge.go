@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/verify"
 )
 
@@ -232,7 +233,7 @@ func merge(args []string, shards []*Report, open func(i int) (itemReader, error)
 		Trust: first.Trust, Items: []*verify.ItemResult{}}
 	out.Command = strings.Join(args, " ")
 	out.StartedAt = first.StartedAt
-	var archive *verify.ArchiveResult
+	var archiveRes *verify.ArchiveResult
 	for i, s := range shards {
 		if s.StartedAt < out.StartedAt {
 			out.StartedAt = s.StartedAt
@@ -241,15 +242,15 @@ func merge(args []string, shards []*Report, open func(i int) (itemReader, error)
 			return nil, fmt.Errorf("report %d used other trust anchors than report 1", i+1)
 		}
 		if a := s.Archive; a != nil {
-			if archive == nil {
+			if archiveRes == nil {
 				c := *a
 				c.Findings = slices.Clone(a.Findings)
-				archive = &c
+				archiveRes = &c
 			} else {
-				if a.ChainID != archive.ChainID || !sameCheckpoint(a.Checkpoint, archive.Checkpoint) {
-					return nil, fmt.Errorf("report %d is of another archive or checkpoint (chain %s) than report 1 (chain %s)", i+1, a.ChainID, archive.ChainID)
+				if a.ChainID != archiveRes.ChainID || !sameCheckpoint(a.Checkpoint, archiveRes.Checkpoint) {
+					return nil, fmt.Errorf("report %d is of another archive or checkpoint (chain %s) than report 1 (chain %s)", i+1, a.ChainID, archiveRes.ChainID)
 				}
-				archive.Findings = append(archive.Findings, a.Findings...)
+				archiveRes.Findings = append(archiveRes.Findings, a.Findings...)
 			}
 		}
 	}
@@ -263,10 +264,10 @@ func merge(args []string, shards []*Report, open func(i int) (itemReader, error)
 	var missing, unlisted int
 	err := items(func(it *verify.ItemResult) bool {
 		counts.Add(it, 1)
-		if slices.ContainsFunc(it.Findings, func(f verify.Finding) bool { return f.Code == "log.entryMissingFile" }) {
+		if slices.ContainsFunc(it.Findings, func(f verify.Finding) bool { return f.Code == archive.CodeEntryMissingFile }) {
 			missing++
 		}
-		if slices.ContainsFunc(it.Findings, func(f verify.Finding) bool { return f.Code == "log.unlistedFile" }) {
+		if slices.ContainsFunc(it.Findings, func(f verify.Finding) bool { return f.Code == archive.CodeUnlistedFile }) {
 			unlisted++
 		}
 		return true
@@ -276,9 +277,9 @@ func merge(args []string, shards []*Report, open func(i int) (itemReader, error)
 	}
 	out.setSource(items, counts)
 	out.Summary.Missing, out.Summary.Unlisted = missing, unlisted
-	if archive != nil {
-		archive.Verdict = verify.Judge(archive.Findings)
-		out.Archive = archive
+	if archiveRes != nil {
+		archiveRes.Verdict = verify.Judge(archiveRes.Findings)
+		out.Archive = archiveRes
 	}
 	out.Finish(now)
 	return out, nil

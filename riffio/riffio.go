@@ -49,16 +49,16 @@ var (
 	ErrShort    = errors.New("file shorter than a RIFF header (12 bytes)")
 )
 
-// Issue codes reported by Walk. They are findings in the sense of
+// Finding codes of the issues reported by Walk. They are findings in the sense of
 // docs/findings.md: facts about a file, not failures of the walker.
 const (
-	IssueSizeMismatch    = "riff.sizeMismatch"    // header size field != file length - 8
-	IssuePlaceholderSize = "riff.placeholderSize" // a size field holds 0xFFFFFFFF
-	IssueTruncatedChunk  = "riff.truncatedChunk"  // a chunk's data runs past the end of the file
-	IssueMissingPad      = "riff.missingPad"      // odd-sized chunk followed directly by the next chunk
-	IssueNonZeroPad      = "riff.nonZeroPad"      // pad byte is not zero
-	IssueInvalidChunkID  = "riff.invalidChunkId"  // bytes where a chunk header should be are not one
-	IssueTrailingBytes   = "riff.trailingBytes"   // fewer than 8 bytes left after the last chunk
+	CodeSizeMismatch    = "riff.sizeMismatch"    // header size field != file length - 8
+	CodePlaceholderSize = "riff.placeholderSize" // a size field holds 0xFFFFFFFF
+	CodeTruncatedChunk  = "riff.truncatedChunk"  // a chunk's data runs past the end of the file
+	CodeMissingPad      = "riff.missingPad"      // odd-sized chunk followed directly by the next chunk
+	CodeNonZeroPad      = "riff.nonZeroPad"      // pad byte is not zero
+	CodeInvalidChunkID  = "riff.invalidChunkId"  // bytes where a chunk header should be are not one
+	CodeTrailingBytes   = "riff.trailingBytes"   // fewer than 8 bytes left after the last chunk
 )
 
 // Issue is one oddity found while walking.
@@ -142,22 +142,22 @@ func Walk(r io.ReaderAt, size int64) (*Layout, error) {
 	l := &Layout{FormType: form, SizeField: sizeField, FileSize: size}
 	switch {
 	case sizeField == PlaceholderSize:
-		l.issue(IssuePlaceholderSize, 4, "RIFF size field is the 0xFFFFFFFF placeholder (file length %d)", size)
+		l.issue(CodePlaceholderSize, 4, "RIFF size field is the 0xFFFFFFFF placeholder (file length %d)", size)
 	case int64(sizeField) != size-8:
-		l.issue(IssueSizeMismatch, 4, "RIFF size field says %d, file length - 8 is %d", sizeField, size-8)
+		l.issue(CodeSizeMismatch, 4, "RIFF size field says %d, file length - 8 is %d", sizeField, size-8)
 	}
 	var hdr [8]byte
 	off := int64(HeaderSize)
 	for off < size {
 		if size-off < 8 {
-			l.issue(IssueTrailingBytes, off, "%d byte(s) after the last chunk, too few for a chunk header", size-off)
+			l.issue(CodeTrailingBytes, off, "%d byte(s) after the last chunk, too few for a chunk header", size-off)
 			break
 		}
 		if _, err := r.ReadAt(hdr[:], off); err != nil {
 			return nil, fmt.Errorf("reading chunk header at offset %d: %w", off, err)
 		}
 		if !validID(hdr[:4]) {
-			l.issue(IssueInvalidChunkID, off, "no valid chunk ID at offset %d (%q); the rest of the file is not walked", off, hdr[:4])
+			l.issue(CodeInvalidChunkID, off, "no valid chunk ID at offset %d (%q); the rest of the file is not walked", off, hdr[:4])
 			break
 		}
 		c := Chunk{Offset: off, Size: binary.LittleEndian.Uint32(hdr[4:8]), DataOffset: off + 8}
@@ -165,10 +165,10 @@ func Walk(r io.ReaderAt, size int64) (*Layout, error) {
 		end := c.DataOffset + int64(c.Size)
 		switch {
 		case c.Size == PlaceholderSize:
-			l.issue(IssuePlaceholderSize, off+4, "chunk %q at offset %d has the 0xFFFFFFFF placeholder size; it is taken to run to the end of the file", c.ID[:], off)
+			l.issue(CodePlaceholderSize, off+4, "chunk %q at offset %d has the 0xFFFFFFFF placeholder size; it is taken to run to the end of the file", c.ID[:], off)
 			end = size
 		case end > size:
-			l.issue(IssueTruncatedChunk, off, "chunk %q at offset %d declares %d bytes, the file holds %d", c.ID[:], off, c.Size, size-c.DataOffset)
+			l.issue(CodeTruncatedChunk, off, "chunk %q at offset %d declares %d bytes, the file holds %d", c.ID[:], off, c.Size, size-c.DataOffset)
 			end = size
 		}
 		c.Avail = end - c.DataOffset
@@ -182,9 +182,9 @@ func Walk(r io.ReaderAt, size int64) (*Layout, error) {
 			case pad == 0:
 				c.End = end + 1
 			case next:
-				l.issue(IssueMissingPad, end, "odd-sized chunk %q at offset %d has no pad byte", c.ID[:], off)
+				l.issue(CodeMissingPad, end, "odd-sized chunk %q at offset %d has no pad byte", c.ID[:], off)
 			default:
-				l.issue(IssueNonZeroPad, end, "pad byte of chunk %q at offset %d is 0x%02x, not zero", c.ID[:], off, pad)
+				l.issue(CodeNonZeroPad, end, "pad byte of chunk %q at offset %d is 0x%02x, not zero", c.ID[:], off, pad)
 				c.End = end + 1
 			}
 		}

@@ -27,7 +27,13 @@ var reasonText = map[Reason]string{
 	ReasonIO:            "I/O error",
 }
 
-func (r Reason) String() string { return reasonText[r] }
+// String returns a short description of r.
+func (r Reason) String() string {
+	if s, ok := reasonText[r]; ok {
+		return s
+	}
+	return fmt.Sprintf("timeline.Reason(%d)", int(r))
+}
 
 // Error is a failure to seal or open a file, with a reason a caller can
 // switch on and a detail for the user.

@@ -132,6 +132,39 @@ const (
 	SigAlgMismatch                          // alg does not match the certificate's curve (cert.algMismatch)
 )
 
+// Finding codes of a signature check (docs/findings.md).
+const (
+	CodeSignatureInvalid  = "signature.invalid"
+	CodeSignatureEncoding = "signature.encoding"
+	CodeCertMalformed     = "cert.malformed"
+	CodeCertAlgMismatch   = "cert.algMismatch"
+)
+
+// Code is the finding code of the reason: the one place where a signature
+// failure becomes a code, for the archive check and the verifier alike.
+func (r SignatureReason) Code() string {
+	switch r {
+	case SigEncoding:
+		return CodeSignatureEncoding
+	case SigCertMalformed:
+		return CodeCertMalformed
+	case SigAlgMismatch:
+		return CodeCertAlgMismatch
+	}
+	return CodeSignatureInvalid
+}
+
+// SignatureCode is the finding code of an error from VerifySignature or
+// VerifySignatureWith: its reason's code, or signature.invalid for any
+// other error (a signature that was not shown valid is invalid).
+func SignatureCode(err error) string {
+	var se *SignatureError
+	if errors.As(err, &se) {
+		return se.Reason.Code()
+	}
+	return CodeSignatureInvalid
+}
+
 func (e *SignatureError) Error() string { return e.Detail }
 
 // ParseCertPEM parses exactly one PEM certificate.

@@ -216,7 +216,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		// Without a trust anchor the checkpoint's signer cannot be
 		// trusted either.
 		if cr.Checkpoint != nil {
-			res.Findings = append(res.Findings, NewFinding("log.checkpointUntrusted", "no trust anchor is configured (--ca): the checkpoint signer cannot be trusted"))
+			res.Findings = append(res.Findings, NewFinding(archive.CodeCheckpointUntrusted, "no trust anchor is configured (--ca): the checkpoint signer cannot be trusted"))
 		}
 	}
 	var unlisted []*ItemResult

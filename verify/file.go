@@ -2,7 +2,6 @@ package verify
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -115,28 +114,21 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Findi
 	}
 	pc := trust.parsed(e.CertPEM, e.ChainPEM)
 	if pc.certErr != nil {
-		return []Finding{NewFinding("cert.malformed", "certPem: %v", pc.certErr)}
+		return []Finding{NewFinding(timeline.CodeCertMalformed, "certPem: %v", pc.certErr)}
 	}
 	res.Cert, res.Signer = pc.cert, pc.info
 	var fs []Finding
 	if err := timeline.VerifySignatureWith(e, pc.cert); err != nil {
-		var se *timeline.SignatureError
-		if !errors.As(err, &se) {
-			return append(fs, NewFinding("signature.invalid", "%v", err))
-		}
-		code := map[timeline.SignatureReason]string{
-			timeline.SigInvalid:       "signature.invalid",
-			timeline.SigEncoding:      "signature.encoding",
-			timeline.SigCertMalformed: "cert.malformed",
-			timeline.SigAlgMismatch:   "cert.algMismatch",
-		}[se.Reason]
-		fs = append(fs, NewFinding(code, "%s", se.Detail))
-		if se.Reason != timeline.SigInvalid && se.Reason != timeline.SigEncoding {
+		code := timeline.SignatureCode(err)
+		fs = append(fs, NewFinding(code, "%v", err))
+		// A certificate that cannot check the signature cannot be judged
+		// either; a bad signature still gets its signer judged.
+		if code != timeline.CodeSignatureInvalid && code != timeline.CodeSignatureEncoding {
 			return fs
 		}
 	}
 	if pc.chainErr != nil {
-		return append(fs, NewFinding("cert.malformed", "chainPem: %v", pc.chainErr))
+		return append(fs, NewFinding(timeline.CodeCertMalformed, "chainPem: %v", pc.chainErr))
 	}
 	return append(fs, trust.checkCert(pc.cert, pc.chain, e.SignedAt)...)
 }

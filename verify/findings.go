@@ -10,6 +10,10 @@ package verify
 import (
 	"fmt"
 	"sort"
+
+	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/riffio"
+	"github.com/tlseal/tlseal/timeline"
 )
 
 // Severity of a finding.
@@ -46,68 +50,87 @@ type CodeInfo struct {
 	Summary  string
 }
 
-// Codes is the registry of every finding code this package emits.
+// Finding codes that only the verifier emits: the trust decision about a
+// signer. Every other code is defined where it is found (timeline for one
+// file's structure and signature, archive for the log, watch for the
+// watcher's notes) and registered here under its constant.
+const (
+	CodeCertUntrusted    = "cert.untrusted"
+	CodeCertExpired      = "cert.expired"
+	CodeCertNotYetValid  = "cert.notYetValid"
+	CodeCertKeyUsage     = "cert.keyUsage"
+	CodeCertChainInvalid = "cert.chainInvalid"
+
+	// codeWatchIncomplete is watch.CodeIncomplete (verify may not import
+	// watch; a test in watch checks that the two are equal).
+	codeWatchIncomplete = "watch.incomplete"
+)
+
+// Codes is the registry of every finding code, keyed by the constants that
+// define them (a test checks that every exported Code* constant of timeline,
+// archive, verify and watch is registered here and documented in
+// docs/findings.md).
 var Codes = map[string]CodeInfo{
-	"seal.missing":        {SevError, EffectFail, "the file carries no seal"},
-	"seal.malformed":      {SevError, EffectFail, "the seal envelope is not a valid v1 envelope"},
-	"seal.multiple":       {SevError, EffectFail, "more than one seal"},
-	"seal.notLast":        {SevError, EffectFail, "a seal is present but not where v1 puts it (last)"},
-	"seal.kindMismatch":   {SevError, EffectFail, "the envelope's kind differs from the file's"},
-	"seal.offsetMismatch": {SevError, EffectFail, "the seal chunk does not follow the original's size"},
-	"seal.notTimeline":    {SevInfo, EffectNone, "the file is neither RIFF nor a JSON object"},
+	timeline.CodeSealMissing:      {SevError, EffectFail, "the file carries no seal"},
+	timeline.CodeSealMalformed:    {SevError, EffectFail, "the seal envelope is not a valid v1 envelope"},
+	timeline.CodeSealMultiple:     {SevError, EffectFail, "more than one seal"},
+	timeline.CodeSealNotLast:      {SevError, EffectFail, "a seal is present but not where v1 puts it (last)"},
+	timeline.CodeSealKindMismatch: {SevError, EffectFail, "the envelope's kind differs from the file's"},
+	timeline.CodeSealOffset:       {SevError, EffectFail, "the seal chunk does not follow the original's size"},
+	timeline.CodeNotTimeline:      {SevInfo, EffectNone, "the file is neither RIFF nor a JSON object"},
 
-	"content.sizeMismatch":   {SevError, EffectFail, "the original's length differs from the seal's size"},
-	"content.digestMismatch": {SevError, EffectFail, "the original's SHA-256 differs from the seal's"},
+	timeline.CodeSizeMismatch:   {SevError, EffectFail, "the original's length differs from the seal's size"},
+	timeline.CodeDigestMismatch: {SevError, EffectFail, "the original's SHA-256 differs from the seal's"},
 
-	"signature.invalid":  {SevError, EffectFail, "the signature does not verify"},
-	"signature.encoding": {SevError, EffectFail, "sig is not base64 of a DER signature"},
+	timeline.CodeSignatureInvalid:  {SevError, EffectFail, "the signature does not verify"},
+	timeline.CodeSignatureEncoding: {SevError, EffectFail, "sig is not base64 of a DER signature"},
 
-	"cert.malformed":    {SevError, EffectFail, "certPem or chainPem does not parse"},
-	"cert.algMismatch":  {SevError, EffectFail, "alg does not match the certificate's key"},
-	"cert.untrusted":    {SevWarning, EffectIndeterminate, "the signer does not chain to a configured trust anchor"},
-	"cert.expired":      {SevError, EffectFail, "a certificate had expired at signedAt"},
-	"cert.notYetValid":  {SevError, EffectFail, "a certificate was not yet valid at signedAt"},
-	"cert.keyUsage":     {SevError, EffectFail, "the signer's key usage excludes digitalSignature"},
-	"cert.chainInvalid": {SevError, EffectFail, "the certificate chain is invalid for another reason"},
+	timeline.CodeCertMalformed:   {SevError, EffectFail, "certPem or chainPem does not parse"},
+	timeline.CodeCertAlgMismatch: {SevError, EffectFail, "alg does not match the certificate's key"},
+	CodeCertUntrusted:            {SevWarning, EffectIndeterminate, "the signer does not chain to a configured trust anchor"},
+	CodeCertExpired:              {SevError, EffectFail, "a certificate had expired at signedAt"},
+	CodeCertNotYetValid:          {SevError, EffectFail, "a certificate was not yet valid at signedAt"},
+	CodeCertKeyUsage:             {SevError, EffectFail, "the signer's key usage excludes digitalSignature"},
+	CodeCertChainInvalid:         {SevError, EffectFail, "the certificate chain is invalid for another reason"},
 
-	"riff.sizeMismatch":       {SevInfo, EffectNone, "the original's RIFF size field disagrees with its length (preserved)"},
-	"riff.placeholderSize":    {SevWarning, EffectNone, "a size field holds the 0xFFFFFFFF placeholder"},
-	"riff.truncatedChunk":     {SevWarning, EffectNone, "a chunk of the original runs past its end"},
-	"riff.missingPad":         {SevInfo, EffectNone, "an odd-sized chunk of the original has no pad byte"},
-	"riff.nonZeroPad":         {SevInfo, EffectNone, "a pad byte of the original is not zero"},
-	"riff.invalidChunkId":     {SevWarning, EffectNone, "the original has bytes that are not a chunk where one should start"},
-	"riff.trailingBytes":      {SevInfo, EffectNone, "the original ends with a few bytes after its last chunk"},
-	"riff.sealedSizeMismatch": {SevError, EffectFail, "the sealed file's RIFF size field is not its length - 8"},
-	"riff.sealPadNonZero":     {SevError, EffectFail, "a pad byte written by sealing is not zero"},
-	"riff.unreadable":         {SevError, EffectFail, "the RIFF header is damaged"},
+	riffio.CodeSizeMismatch:     {SevInfo, EffectNone, "the original's RIFF size field disagrees with its length (preserved)"},
+	riffio.CodePlaceholderSize:  {SevWarning, EffectNone, "a size field holds the 0xFFFFFFFF placeholder"},
+	riffio.CodeTruncatedChunk:   {SevWarning, EffectNone, "a chunk of the original runs past its end"},
+	riffio.CodeMissingPad:       {SevInfo, EffectNone, "an odd-sized chunk of the original has no pad byte"},
+	riffio.CodeNonZeroPad:       {SevInfo, EffectNone, "a pad byte of the original is not zero"},
+	riffio.CodeInvalidChunkID:   {SevWarning, EffectNone, "the original has bytes that are not a chunk where one should start"},
+	riffio.CodeTrailingBytes:    {SevInfo, EffectNone, "the original ends with a few bytes after its last chunk"},
+	timeline.CodeRIFFSealedSize: {SevError, EffectFail, "the sealed file's RIFF size field is not its length - 8"},
+	timeline.CodeRIFFSealPad:    {SevError, EffectFail, "a pad byte written by sealing is not zero"},
+	timeline.CodeRIFFUnreadable: {SevError, EffectFail, "the RIFF header is damaged"},
 
-	"json.invalid":       {SevError, EffectFail, "the sealed file is not valid JSON"},
-	"json.spliceInvalid": {SevError, EffectFail, "the seal member is not spliced exactly as v1 writes it"},
-	"json.duplicateKey":  {SevInfo, EffectNone, "a top-level key occurs more than once (preserved)"},
+	timeline.CodeJSONInvalid:      {SevError, EffectFail, "the sealed file is not valid JSON"},
+	timeline.CodeJSONSplice:       {SevError, EffectFail, "the seal member is not spliced exactly as v1 writes it"},
+	timeline.CodeJSONDuplicateKey: {SevInfo, EffectNone, "a top-level key occurs more than once (preserved)"},
 
 	// Archives (archive.Check and the archive audit).
-	"log.checkpointMissing":       {SevWarning, EffectIndeterminate, "the archive has no checkpoint: its log is not signed"},
-	"log.checkpointInvalid":       {SevError, EffectFail, "the checkpoint does not parse or its signature does not verify"},
-	"log.checkpointUntrusted":     {SevWarning, EffectIndeterminate, "the checkpoint signer does not chain to a trust anchor"},
-	"log.keyInvalid":              {SevWarning, EffectIndeterminate, "a checkpoint key file does not parse or is misnamed"},
-	"log.rootMismatch":            {SevError, EffectFail, "the log's Merkle root differs from the checkpoint's"},
-	"log.truncated":               {SevError, EffectFail, "the log holds fewer entries than the checkpoint covers"},
-	"log.tornTail":                {SevWarning, EffectNone, "an unfinished append after the checkpoint (the next writer repairs it)"},
-	"log.recordInvalid":           {SevError, EffectFail, "a log record is damaged or inconsistent"},
-	"log.indexMismatch":           {SevError, EffectFail, "the index or stored hashes disagree with the log"},
-	"log.entryMissingFile":        {SevError, EffectFail, "a log entry's sealed file is missing"},
-	"log.entryMismatch":           {SevError, EffectFail, "a sealed file's envelope differs from its log entry"},
-	"log.unlistedFile":            {SevError, EffectFail, "a file in the archive that no log entry names"},
-	"log.quarantinedFile":         {SevInfo, EffectNone, "a file that crash recovery set aside"},
-	"log.inconsistentWithWitness": {SevError, EffectFail, "the log does not extend a checkpoint witnessed earlier"},
-	"chain.missing":               {SevError, EffectFail, "an archived seal has no chain member"},
-	"chain.gap":                   {SevError, EffectFail, "chain sequence numbers are not contiguous"},
-	"chain.duplicate":             {SevError, EffectFail, "a chain sequence number occurs twice"},
-	"chain.prevMismatch":          {SevError, EffectFail, "a seal's prev is not the hash of the previous envelope"},
-	"chain.idMismatch":            {SevError, EffectFail, "a seal's chain id is not the archive's"},
+	archive.CodeCheckpointMissing:   {SevWarning, EffectIndeterminate, "the archive has no checkpoint: its log is not signed"},
+	archive.CodeCheckpointInvalid:   {SevError, EffectFail, "the checkpoint does not parse or its signature does not verify"},
+	archive.CodeCheckpointUntrusted: {SevWarning, EffectIndeterminate, "the checkpoint signer does not chain to a trust anchor"},
+	archive.CodeKeyInvalid:          {SevWarning, EffectIndeterminate, "a checkpoint key file does not parse or is misnamed"},
+	archive.CodeRootMismatch:        {SevError, EffectFail, "the log's Merkle root differs from the checkpoint's"},
+	archive.CodeTruncated:           {SevError, EffectFail, "the log holds fewer entries than the checkpoint covers"},
+	archive.CodeTornTail:            {SevWarning, EffectNone, "an unfinished append after the checkpoint (the next writer repairs it)"},
+	archive.CodeRecordInvalid:       {SevError, EffectFail, "a log record is damaged or inconsistent"},
+	archive.CodeIndexMismatch:       {SevError, EffectFail, "the index or stored hashes disagree with the log"},
+	archive.CodeEntryMissingFile:    {SevError, EffectFail, "a log entry's sealed file is missing"},
+	archive.CodeEntryMismatch:       {SevError, EffectFail, "a sealed file's envelope differs from its log entry"},
+	archive.CodeUnlistedFile:        {SevError, EffectFail, "a file in the archive that no log entry names"},
+	archive.CodeQuarantined:         {SevInfo, EffectNone, "a file that crash recovery set aside"},
+	archive.CodeInconsistentWitness: {SevError, EffectFail, "the log does not extend a checkpoint witnessed earlier"},
+	archive.CodeChainMissing:        {SevError, EffectFail, "an archived seal has no chain member"},
+	archive.CodeChainGap:            {SevError, EffectFail, "chain sequence numbers are not contiguous"},
+	archive.CodeChainDuplicate:      {SevError, EffectFail, "a chain sequence number occurs twice"},
+	archive.CodeChainPrevMismatch:   {SevError, EffectFail, "a seal's prev is not the hash of the previous envelope"},
+	archive.CodeChainIDMismatch:     {SevError, EffectFail, "a seal's chain id is not the archive's"},
 
 	// The watcher (a note recorded with the entry, in its log record).
-	"watch.incomplete": {SevWarning, EffectNone, "a file never completed and was sealed as it was after the maximum wait"},
+	codeWatchIncomplete: {SevWarning, EffectNone, "a file never completed and was sealed as it was after the maximum wait"},
 }
 
 // Finding is one fact about an item.

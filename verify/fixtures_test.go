@@ -118,7 +118,7 @@ func TestRealWorldWAVFixtures(t *testing.T) {
 		}
 	})
 	// The fixtures must cover the layouts riffio claims to handle.
-	for _, code := range []string{riffio.IssueSizeMismatch} {
+	for _, code := range []string{riffio.CodeSizeMismatch} {
 		if !issues[code] {
 			t.Errorf("no fixture exercises %s", code)
 		}

@@ -94,22 +94,22 @@ func Fingerprint(c *x509.Certificate) string {
 func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certificate, signedAt time.Time) []Finding {
 	var fs []Finding
 	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		fs = append(fs, NewFinding("cert.keyUsage", "the signer certificate %q does not allow digitalSignature", leaf.Subject))
+		fs = append(fs, NewFinding(CodeCertKeyUsage, "the signer certificate %q does not allow digitalSignature", leaf.Subject))
 	}
 	if len(t.Anchors) == 0 {
-		return append(fs, NewFinding("cert.untrusted", "no trust anchor is configured (--ca): the signer %q cannot be trusted", leaf.Subject))
+		return append(fs, NewFinding(CodeCertUntrusted, "no trust anchor is configured (--ca): the signer %q cannot be trusted", leaf.Subject))
 	}
 	res := t.chain(leaf, intermediates, signedAt)
 	if res.err != nil {
 		var ua x509.UnknownAuthorityError
 		if errors.As(res.err, &ua) {
-			return append(fs, NewFinding("cert.untrusted", "the signer %q does not chain to a trust anchor: %v", leaf.Subject, res.err))
+			return append(fs, NewFinding(CodeCertUntrusted, "the signer %q does not chain to a trust anchor: %v", leaf.Subject, res.err))
 		}
 		var ci x509.CertificateInvalidError
 		if errors.As(res.err, &ci) && ci.Reason == x509.Expired {
 			return append(fs, validity(ci.Cert, signedAt)...)
 		}
-		return append(fs, NewFinding("cert.chainInvalid", "the signer %q: %v", leaf.Subject, res.err))
+		return append(fs, NewFinding(CodeCertChainInvalid, "the signer %q: %v", leaf.Subject, res.err))
 	}
 	for _, c := range res.chain {
 		fs = append(fs, validity(c, signedAt)...)
@@ -121,9 +121,9 @@ func validity(c *x509.Certificate, at time.Time) []Finding {
 	const layout = "2006-01-02T15:04:05Z"
 	switch {
 	case at.Before(c.NotBefore):
-		return []Finding{NewFinding("cert.notYetValid", "certificate %q is valid from %s, the seal was made %s", c.Subject, c.NotBefore.UTC().Format(layout), at.UTC().Format(layout))}
+		return []Finding{NewFinding(CodeCertNotYetValid, "certificate %q is valid from %s, the seal was made %s", c.Subject, c.NotBefore.UTC().Format(layout), at.UTC().Format(layout))}
 	case at.After(c.NotAfter):
-		return []Finding{NewFinding("cert.expired", "certificate %q expired %s, the seal was made %s", c.Subject, c.NotAfter.UTC().Format(layout), at.UTC().Format(layout))}
+		return []Finding{NewFinding(CodeCertExpired, "certificate %q expired %s, the seal was made %s", c.Subject, c.NotAfter.UTC().Format(layout), at.UTC().Format(layout))}
 	}
 	return nil
 }

@@ -126,7 +126,7 @@ func checkRIFF(r io.ReaderAt, size int64) (Completeness, error) {
 		return c, err
 	}
 	for _, is := range l.Issues {
-		if is.Code == riffio.IssuePlaceholderSize || is.Code == riffio.IssueTruncatedChunk {
+		if is.Code == riffio.CodePlaceholderSize || is.Code == riffio.CodeTruncatedChunk {
 			c.Status, c.Detail = Incomplete, is.Detail
 			return c, nil
 		}

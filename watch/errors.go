@@ -129,7 +129,7 @@ func classifyIngest(err error, src string) Reason {
 		}
 	}
 	switch archive.ReasonOf(err) {
-	case archive.Seal:
+	case archive.ReasonSeal:
 		// The source changed or could not be read while it was sealed
 		// (the archive's own write errors are matched above when they
 		// are ENOSPC; others surface as I/O here too and are retried).
@@ -141,19 +141,19 @@ func classifyIngest(err error, src string) Reason {
 			return ReasonChanged
 		}
 		return ReasonUnreadable
-	case archive.IO:
+	case archive.ReasonIO:
 		var ae *archive.Error
 		if errors.As(err, &ae) && ae.Path == src {
 			return sourceErrorReason(err)
 		}
 		return ReasonArchiveIO
-	case archive.InvalidName:
+	case archive.ReasonInvalidName:
 		return ReasonInvalidName
-	case archive.InvalidArgument:
+	case archive.ReasonInvalidArgument:
 		return ReasonNotTimeline // not a regular file
-	case archive.Closed:
+	case archive.ReasonClosed:
 		return ReasonArchiveFailed
-	case archive.Corrupt, archive.Locked, archive.NotArchive, archive.Unsupported:
+	case archive.ReasonCorrupt, archive.ReasonLocked, archive.ReasonNotArchive, archive.ReasonUnsupported:
 		return ReasonArchive
 	}
 	return ReasonArchiveIO

@@ -117,20 +117,20 @@ func TestClassifyIngest(t *testing.T) {
 		err  error
 		want Reason
 	}{
-		{aerr(archive.IO, "/arch/log/entries", syscall.ENOSPC), ReasonArchiveFull},
-		{aerr(archive.Seal, src, terr(timeline.ReasonIO, &os.PathError{Op: "write", Path: "/arch/tmp/seal-1", Err: syscall.ENOSPC})), ReasonArchiveFull},
-		{aerr(archive.IO, "/arch/log/entries", syscall.EIO), ReasonArchiveIO},
-		{aerr(archive.IO, src, &os.PathError{Op: "open", Path: src, Err: syscall.ENOENT}), ReasonVanished},
-		{aerr(archive.IO, src, &os.PathError{Op: "open", Path: src, Err: syscall.EACCES}), ReasonPermission},
-		{aerr(archive.Seal, src, terr(timeline.ReasonNotJSON, nil)), ReasonNotTimeline},
-		{aerr(archive.Seal, src, terr(timeline.ReasonAlreadySealed, nil)), ReasonAlreadySealed},
-		{aerr(archive.Seal, src, terr(timeline.ReasonTooLarge, nil)), ReasonTooLarge},
-		{aerr(archive.Seal, src, terr(timeline.ReasonIO, nil)), ReasonChanged},
-		{aerr(archive.Seal, src, nil), ReasonChanged},
-		{aerr(archive.Seal, src, terr(timeline.ReasonIO, syscall.EIO)), ReasonUnreadable},
-		{aerr(archive.Closed, "/arch", errors.New("earlier failure")), ReasonArchiveFailed},
-		{aerr(archive.Corrupt, "/arch", nil), ReasonArchive},
-		{aerr(archive.InvalidName, "a\x01b", nil), ReasonInvalidName},
+		{aerr(archive.ReasonIO, "/arch/log/entries", syscall.ENOSPC), ReasonArchiveFull},
+		{aerr(archive.ReasonSeal, src, terr(timeline.ReasonIO, &os.PathError{Op: "write", Path: "/arch/tmp/seal-1", Err: syscall.ENOSPC})), ReasonArchiveFull},
+		{aerr(archive.ReasonIO, "/arch/log/entries", syscall.EIO), ReasonArchiveIO},
+		{aerr(archive.ReasonIO, src, &os.PathError{Op: "open", Path: src, Err: syscall.ENOENT}), ReasonVanished},
+		{aerr(archive.ReasonIO, src, &os.PathError{Op: "open", Path: src, Err: syscall.EACCES}), ReasonPermission},
+		{aerr(archive.ReasonSeal, src, terr(timeline.ReasonNotJSON, nil)), ReasonNotTimeline},
+		{aerr(archive.ReasonSeal, src, terr(timeline.ReasonAlreadySealed, nil)), ReasonAlreadySealed},
+		{aerr(archive.ReasonSeal, src, terr(timeline.ReasonTooLarge, nil)), ReasonTooLarge},
+		{aerr(archive.ReasonSeal, src, terr(timeline.ReasonIO, nil)), ReasonChanged},
+		{aerr(archive.ReasonSeal, src, nil), ReasonChanged},
+		{aerr(archive.ReasonSeal, src, terr(timeline.ReasonIO, syscall.EIO)), ReasonUnreadable},
+		{aerr(archive.ReasonClosed, "/arch", errors.New("earlier failure")), ReasonArchiveFailed},
+		{aerr(archive.ReasonCorrupt, "/arch", nil), ReasonArchive},
+		{aerr(archive.ReasonInvalidName, "a\x01b", nil), ReasonInvalidName},
 	}
 	for i, c := range cases {
 		if got := classifyIngest(c.err, src); got != c.want {

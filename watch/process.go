@@ -105,7 +105,7 @@ func (w *Watcher) openArchive() error {
 		}
 	}
 	if err != nil {
-		if archive.ReasonOf(err) == archive.IO && archive.IsArchive(dir) {
+		if archive.ReasonOf(err) == archive.ReasonIO && archive.IsArchive(dir) {
 			w.m.countError(ReasonArchiveFailed)
 			w.log.Error("cannot open the archive for appending yet: retrying", "archive", dir, "reason", ReasonArchiveFailed, "err", err)
 			w.gate.fail()
@@ -172,7 +172,7 @@ func (w *Watcher) writer(failed *archive.Writer) (*archive.Writer, error) {
 	}
 	aw, err := archive.OpenWriter(w.cfg.Archive, w.archiveOptions())
 	if err != nil {
-		if archive.ReasonOf(err) == archive.IO {
+		if archive.ReasonOf(err) == archive.ReasonIO {
 			return nil, newError(ReasonArchiveFailed, "reopen archive", w.cfg.Archive, err)
 		}
 		return nil, newError(ReasonArchive, "reopen archive", w.cfg.Archive, err)

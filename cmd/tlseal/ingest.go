@@ -95,7 +95,7 @@ func runIngest(ctx context.Context, root *rootOptions, opts *ingestOptions, args
 		if err != nil {
 			failed++
 			fmt.Fprintf(root.stderr, "tlseal: ingest %s: %v\n", s.Path, err)
-			if archive.ReasonOf(err) == archive.Closed {
+			if archive.ReasonOf(err) == archive.ReasonClosed {
 				break
 			}
 			continue

@@ -180,7 +180,7 @@ func (o *rootOptions) resolveSigner(certRef, keyRef string) (*x509.Certificate, 
 			certstore.RefPrefix, certstore.TagEngineDefault)
 	}
 	cert, chain, key, err := r.Signer(certRef, keyRef)
-	if certstore.ReasonOf(err) == certstore.InvalidArgument {
+	if certstore.ReasonOf(err) == certstore.ReasonInvalidArgument {
 		return nil, nil, nil, &usageError{err}
 	}
 	return cert, chain, key, err
@@ -203,7 +203,7 @@ func (o *rootOptions) resolveTrustAnchors(caRefs []string) ([]*x509.Certificate,
 		return nil, nil
 	}
 	anchors, err := r.TrustAnchors(caRefs)
-	if certstore.ReasonOf(err) == certstore.InvalidArgument {
+	if certstore.ReasonOf(err) == certstore.ReasonInvalidArgument {
 		return nil, &usageError{err}
 	}
 	return anchors, err

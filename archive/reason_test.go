@@ -1,0 +1,26 @@
+package archive
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Every reason has its own text; an unknown value names itself rather than
+// printing nothing.
+func TestReasonString(t *testing.T) {
+	seen := map[string]Reason{}
+	for r := Reason(1); r <= ReasonClosed; r++ {
+		s := r.String()
+		if s == "" || strings.HasPrefix(s, "archive.Reason(") {
+			t.Errorf("reason %d has no text", int(r))
+		}
+		if prev, dup := seen[s]; dup {
+			t.Errorf("reasons %d and %d share the text %q", int(prev), int(r), s)
+		}
+		seen[s] = r
+	}
+	if got, want := (ReasonClosed + 1).String(), fmt.Sprintf("archive.Reason(%d)", int(ReasonClosed+1)); got != want {
+		t.Errorf("unknown reason: %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,26 @@
+package certstore
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// Every reason has its own text; an unknown value names itself rather than
+// printing nothing.
+func TestReasonString(t *testing.T) {
+	seen := map[string]Reason{}
+	for r := Reason(1); r <= ReasonInvalidArgument; r++ {
+		s := r.String()
+		if s == "" || strings.HasPrefix(s, "certstore.Reason(") {
+			t.Errorf("reason %d has no text", int(r))
+		}
+		if prev, dup := seen[s]; dup {
+			t.Errorf("reasons %d and %d share the text %q", int(prev), int(r), s)
+		}
+		seen[s] = r
+	}
+	if got, want := (ReasonInvalidArgument + 1).String(), fmt.Sprintf("certstore.Reason(%d)", int(ReasonInvalidArgument+1)); got != want {
+		t.Errorf("unknown reason: %q, want %q", got, want)
+	}
+}
