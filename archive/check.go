@@ -85,14 +85,13 @@ type CheckOptions struct {
 	Witness []byte
 	// Jobs is the number of files checked in parallel (0: one per CPU).
 	Jobs int
-	// OnFile, when set, is called (from several goroutines) for each entry
-	// whose sealed file was opened, so that a verifier can judge the seal
-	// without reading the file again.
-	OnFile func(e *Entry, path string, o *timeline.Opened)
-	// SignaturesJudgedByOnFile skips the signature check of each file: the
-	// OnFile callback judges the seal itself (with trust), and checking an
-	// ECDSA signature twice is the largest cost of an audit.
-	SignaturesJudgedByOnFile bool
+	// JudgeSeal, when set, judges the seal of each entry whose sealed file
+	// was opened (called from several goroutines) in place of Check's own
+	// signature check: a verifier checks the signature with its trust
+	// policy once, without reading the file again (an ECDSA verification
+	// is the largest cost of an audit). Check still compares the file with
+	// its log entry and reports the file's structural problems.
+	JudgeSeal func(e *Entry, path string, o *timeline.Opened)
 	// Select, when set, limits the file checks to the entries it accepts
 	// (a shard of an audit, or a list of names); the log itself is always
 	// checked whole. It is called once per entry, in log order, from the
@@ -622,13 +621,12 @@ func (c *checker) checkFile(e *Entry) {
 	if o.EnvelopeBytes != nil && !bytes.Equal(o.EnvelopeBytes, e.EnvelopeBytes) {
 		c.add(CodeEntryMismatch, e.Seq, name, "the file's seal is not the logged one (leaf %d)", e.Index)
 	}
-	if o.Envelope != nil && !(c.opts.SignaturesJudgedByOnFile && c.opts.OnFile != nil) {
+	if c.opts.JudgeSeal != nil {
+		c.opts.JudgeSeal(e, path, o)
+	} else if o.Envelope != nil {
 		if _, err := timeline.VerifySignature(o.Envelope); err != nil {
 			c.add(timeline.SignatureCode(err), e.Seq, name, "%v", err)
 		}
-	}
-	if c.opts.OnFile != nil {
-		c.opts.OnFile(e, path, o)
 	}
 }
 

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"io"
 	"path"
 	"sort"
@@ -103,4 +104,32 @@ func (ni *nameIndex) candidates(source bool, h uint32) []int64 {
 	out = append(out, extra[h]...)
 	sort.Slice(out, func(i, j int) bool { return out[i] > out[j] })
 	return out
+}
+
+// ReadNameList reads a list of entries to select (an audit's --files-from):
+// one name a line, an archive name as an audit report shows it
+// ("files/events/e1.json"), the same without "files/", or a source name.
+// Blank lines and lines starting with "#" are skipped; surrounding white
+// space is trimmed. The names come back in the order given, without
+// duplicates; a list with no name gives an empty, non-nil slice.
+func ReadNameList(r io.Reader) ([]string, error) {
+	names := []string{} // never nil: an empty list selects nothing, it is not "no selection"
+	seen := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		name := strings.TrimPrefix(line, filesDir+"/")
+		if !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, errorf(ReasonIO, "", err, "reading the name list")
+	}
+	return names, nil
 }

@@ -246,7 +246,7 @@ func TestIngestWithNotes(t *testing.T) {
 
 	seen := map[int64][]Note{}
 	var mu sync.Mutex
-	res := mustCheck(t, dir, CheckOptions{OnFile: func(e *Entry, _ string, _ *timeline.Opened) {
+	res := mustCheck(t, dir, CheckOptions{JudgeSeal: func(e *Entry, _ string, _ *timeline.Opened) {
 		mu.Lock()
 		seen[e.Seq] = e.Notes
 		mu.Unlock()

@@ -35,9 +35,13 @@ type ArchiveOptions struct {
 	Witness []byte
 	Jobs    int
 	Shard   Shard
-	// Names, when set, limits the file checks to these archive names
-	// (paths under files/, '/'-separated) or source names.
-	Names map[string]bool
+	// Names, when not nil, limits the file checks to the entries with
+	// these archive names (paths under files/, '/'-separated) or source
+	// names. An empty list, or a name that matches no entry, is a
+	// *SelectionError (nothing was judged) unless AllowMissingNames: a
+	// typo must not turn into a clean audit of nothing.
+	Names             []string
+	AllowMissingNames bool
 	// OnItem is called for each sealed file as soon as it is judged (from
 	// several goroutines), before log findings are added: progress only.
 	OnItem func(*ItemResult)
@@ -150,6 +154,29 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 			res.Close()
 		}
 	}()
+	var names map[string]bool // name → matched an entry
+	if opts.Names != nil {
+		if len(opts.Names) == 0 {
+			return nil, &SelectionError{Empty: true}
+		}
+		names = make(map[string]bool, len(opts.Names))
+		for _, n := range opts.Names {
+			names[n] = false
+		}
+	}
+	// selects reports whether a name selection takes the entry, marking
+	// the names it matches (called in log order from one goroutine).
+	selects := func(e *archive.Entry) bool {
+		_, byArchive := names[e.ArchiveName]
+		_, bySource := names[e.Name]
+		if byArchive {
+			names[e.ArchiveName] = true
+		}
+		if bySource {
+			names[e.Name] = true
+		}
+		return byArchive || bySource
+	}
 	var mu sync.Mutex // guards res.Counts and storeErr
 	var storeErr error
 	// The notes of the entries audited (few: only entries that have any),
@@ -157,10 +184,15 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	// that an entry whose file is gone shows its notes too.
 	var noted []entryFinding
 	selected := func(e *archive.Entry) bool {
-		if ctx.Err() != nil || !opts.Shard.Owns(e.Index) {
+		if ctx.Err() != nil {
 			return false
 		}
-		if opts.Names != nil && !opts.Names[e.ArchiveName] && !opts.Names[e.Name] {
+		// Names are matched on every entry, whatever the shard, so that
+		// a name in another shard's part is not "missing".
+		if names != nil && !selects(e) {
+			return false
+		}
+		if !opts.Shard.Owns(e.Index) {
 			return false
 		}
 		for _, n := range e.Notes {
@@ -169,11 +201,10 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		return true
 	}
 	copts := archive.CheckOptions{
-		Witness:                  opts.Witness,
-		Jobs:                     opts.Jobs,
-		Select:                   selected,
-		SignaturesJudgedByOnFile: true,
-		OnFile: func(e *archive.Entry, path string, o *timeline.Opened) {
+		Witness: opts.Witness,
+		Jobs:    opts.Jobs,
+		Select:  selected,
+		JudgeSeal: func(e *archive.Entry, path string, o *timeline.Opened) {
 			it := JudgeOpened(o, "files/"+e.ArchiveName, trust)
 			it.Opened, it.Cert, it.Wave = nil, nil, nil // keep items small
 			it.Entry = e.Seq
@@ -201,6 +232,17 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	}
 	if storeErr != nil {
 		return nil, storeErr
+	}
+	if names != nil && !opts.AllowMissingNames {
+		var missing []string
+		for _, n := range opts.Names {
+			if !names[n] {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, &SelectionError{Missing: missing}
+		}
 	}
 	res.ChainID, res.Origin, res.Entries = cr.Metadata.ChainID, cr.Metadata.Origin, cr.Size
 	if cp := cr.Checkpoint; cp != nil {
@@ -254,7 +296,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 				return nil, err
 			}
 			if it == nil {
-				if opts.Names != nil && !opts.Names[strings.TrimPrefix(ef.name, "files/")] {
+				if _, named := names[strings.TrimPrefix(ef.name, "files/")]; names != nil && !named {
 					continue
 				}
 				it = &ItemResult{Path: ef.name, Entry: ef.seq, Findings: []Finding{}}
@@ -274,7 +316,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		switch {
 		case p.Seq > 0: // merged above
 		case p.Code == archive.CodeUnlistedFile:
-			if opts.Shard.I != 0 || opts.Names != nil {
+			if opts.Shard.I != 0 || names != nil {
 				continue
 			}
 			res.Unlisted++
@@ -312,6 +354,33 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	res.Verdict = Judge(res.Findings)
 	ok = true
 	return res, nil
+}
+
+// SelectionError is an audit's name selection (ArchiveOptions.Names) that
+// does not hold up: empty, or with names that match no entry.
+type SelectionError struct {
+	Empty   bool
+	Missing []string // in the order given
+}
+
+func (e *SelectionError) Error() string {
+	if e.Empty {
+		return "the list of names to audit is empty: nothing would be checked"
+	}
+	const show = 5
+	list := strings.Join(e.Missing[:min(len(e.Missing), show)], ", ")
+	if len(e.Missing) > show {
+		list += fmt.Sprintf(" and %d more", len(e.Missing)-show)
+	}
+	return fmt.Sprintf("%d %s to audit %s no entry of the archive: %s", len(e.Missing), plural(len(e.Missing), "name", "names"), plural(len(e.Missing), "matches", "match"), list)
+}
+
+// plural picks the word for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // entryFinding is a finding about the entry of seq, whose item is name.

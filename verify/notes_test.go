@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -79,7 +80,7 @@ func TestArchiveEntryNotes(t *testing.T) {
 		}
 	}
 	// Names select the items, notes included.
-	res, _, _ := audit(t, dir, trust, verify.ArchiveOptions{Names: map[string]bool{"e1.json": true, "e5.json": true}})
+	res, _, _ := audit(t, dir, trust, verify.ArchiveOptions{Names: []string{"e1.json", "e5.json"}})
 	if len(res.Items) != 2 || findingList(res.Items[0].Findings) != wants[0].findings || findingList(res.Items[1].Findings) != wants[4].findings {
 		t.Errorf("names: %d items", len(res.Items))
 		for _, it := range res.Items {
@@ -97,4 +98,52 @@ func findingList(fs []verify.Finding) string {
 		s += f.Code + "/" + string(f.Severity)
 	}
 	return s
+}
+
+// A name selection that does not hold up is an error, never a clean audit
+// of less than was asked for: an empty list, or a name (a typo) that
+// matches no entry — whatever the shard the name's entry falls in.
+func TestArchiveNameSelection(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ev")
+	ca := testpki.CA(t, testpki.Options{})
+	files := map[string][]byte{}
+	for i := range 3 {
+		files[fmt.Sprintf("e%d.json", i+1)] = samples.EventJSON(i, time.Unix(int64(i), 0), "a.wav")
+	}
+	buildArchive(t, dir, archive.Options{}, batch{testpki.Signer(t, testpki.Leaf(t, ca, testpki.Options{})), files})
+	trust := verify.NewTrust([]*x509.Certificate{ca.Cert})
+	for _, c := range []struct {
+		names   []string
+		allow   bool
+		shard   verify.Shard
+		missing []string // nil: no error
+		empty   bool
+		items   int
+	}{
+		{names: []string{"e1.json", "files/e2.json"}, missing: []string{"files/e2.json"}},
+		{names: []string{"e1.json", "e2.jsn"}, missing: []string{"e2.jsn"}},
+		{names: []string{"e1.json", "e2.jsn"}, allow: true, items: 1},
+		{names: []string{}, empty: true},
+		{names: []string{}, allow: true, empty: true},
+		{names: []string{"e2.json"}, shard: verify.Shard{I: 0, N: 2}, items: 0},
+		{names: []string{"e1.json", "e3.json"}, shard: verify.Shard{I: 0, N: 2}, items: 2},
+	} {
+		res, err := verify.Archive(t.Context(), dir, trust, verify.ArchiveOptions{Names: c.names, AllowMissingNames: c.allow, Shard: c.shard})
+		var se *verify.SelectionError
+		switch {
+		case c.missing == nil && !c.empty:
+			if err != nil {
+				t.Errorf("%v: %v", c.names, err)
+				continue
+			}
+			if len(res.Items) != c.items {
+				t.Errorf("%v shard %v: %d items, want %d", c.names, c.shard, len(res.Items), c.items)
+			}
+			res.Close()
+		case !errors.As(err, &se):
+			t.Errorf("%v: error %v, want a SelectionError", c.names, err)
+		case se.Empty != c.empty || fmt.Sprint(se.Missing) != fmt.Sprint(c.missing):
+			t.Errorf("%v: %+v, want missing %v empty %v", c.names, se, c.missing, c.empty)
+		}
+	}
 }

@@ -94,15 +94,9 @@ func (w *Watcher) archiveOptions() archive.Options {
 // workers; other failures stop Run.
 func (w *Watcher) openArchive() error {
 	dir := w.cfg.Archive
-	var aw *archive.Writer
-	var err error
-	if archive.IsArchive(dir) {
-		aw, err = archive.OpenWriter(dir, w.archiveOptions())
-	} else {
-		aw, err = w.createArchive(dir)
-		if err == nil {
-			w.log.Info("created a new archive", "archive", dir, "chainId", aw.ChainID())
-		}
+	aw, created, err := archive.OpenOrCreate(dir, w.archiveOptions())
+	if created {
+		w.log.Info("created a new archive", "archive", dir, "chainId", aw.ChainID())
 	}
 	if err != nil {
 		if archive.ReasonOf(err) == archive.ReasonIO && archive.IsArchive(dir) {
@@ -131,11 +125,6 @@ func (w *Watcher) openArchive() error {
 	w.aw, w.ar, w.st = aw, ar, st
 	w.m.with(func(m *metrics) { m.archiveEntries = st.logSize() })
 	return nil
-}
-
-// createArchive creates the archive (crash-atomic: see archive.Create).
-func (w *Watcher) createArchive(dir string) (*archive.Writer, error) {
-	return archive.Create(dir, w.archiveOptions())
 }
 
 // closeArchive closes the writer (a final checkpoint) and the reader. It is

@@ -215,15 +215,14 @@ func cmdAudit(args []string) error {
 	trust := verify.NewTrust([]*x509.Certificate{ca})
 	opts := verify.ArchiveOptions{Jobs: *jobs, Shard: verify.Shard{I: 0, N: 1}, Spool: *spool}
 	if *filesFrom != "" {
-		data, err := os.ReadFile(*filesFrom)
+		f, err := os.Open(*filesFrom)
 		if err != nil {
 			return err
 		}
-		opts.Names = map[string]bool{}
-		for _, l := range strings.Split(string(data), "\n") {
-			if l = strings.TrimSpace(l); l != "" {
-				opts.Names[strings.TrimPrefix(l, "files/")] = true
-			}
+		opts.Names, err = archive.ReadNameList(f)
+		f.Close()
+		if err != nil {
+			return err
 		}
 	}
 	if *memLimit > 0 && os.Getenv("GOMEMLIMIT") == "" {

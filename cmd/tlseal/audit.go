@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -18,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlseal/tlseal/archive"
-	"github.com/tlseal/tlseal/internal/atomicfile"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/verify"
 )
@@ -29,6 +25,7 @@ type auditOptions struct {
 	updateWitness bool
 	jobs          int
 	filesFrom     string
+	allowMissing  bool
 	shard         string
 	quiet         bool
 	report        reportFlags
@@ -67,7 +64,8 @@ the report a single run would have written.
 	f.StringVar(&opts.witness, "witness", "", "checkpoint saved by an earlier audit: today's log must extend it")
 	f.BoolVar(&opts.updateWitness, "update-witness", false, "after a clean audit, store today's checkpoint in the --witness file")
 	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
-	f.StringVar(&opts.filesFrom, "files-from", "", "audit only the files named in FILE (one archive or source name per line; - for standard input)")
+	f.StringVar(&opts.filesFrom, "files-from", "", "audit only the files named in FILE (one archive or source name per line; - for standard input); a name that matches no entry, or an empty list, is an error")
+	f.BoolVar(&opts.allowMissing, "allow-missing", false, "with --files-from: names that match no entry are not an error")
 	f.StringVar(&opts.shard, "shard", "", "audit shard I of N (I/N, 0-based): entries whose index mod N is I")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress line")
 	opts.report.register(f)
@@ -88,25 +86,31 @@ func parseShard(s string) (verify.Shard, error) {
 	return verify.Shard{I: i, N: n}, nil
 }
 
-func readNames(root *rootOptions, path string) (map[string]bool, error) {
+// checkArchiveDir says what is wrong with an archive argument, before any
+// work: a path that does not exist is not "not an archive".
+func checkArchiveDir(dir string) error {
+	if archive.IsArchive(dir) {
+		return nil
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("archive %s: %w", dir, err)
+	}
+	_, err := archive.ReadMetadata(dir) // the typed error: not an archive, with its hint
+	return err
+}
+
+// readNames reads the --files-from list (archive.ReadNameList).
+func readNames(root *rootOptions, path string) ([]string, error) {
 	var r io.Reader = root.stdin
 	if path != "-" {
 		f, err := os.Open(path)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("--files-from: %w", err)
 		}
 		defer f.Close()
 		r = f
 	}
-	names := map[string]bool{}
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line != "" && !strings.HasPrefix(line, "#") {
-			names[strings.TrimPrefix(line, "files/")] = true
-		}
-	}
-	return names, sc.Err()
+	return archive.ReadNameList(r)
 }
 
 func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir string) error {
@@ -121,8 +125,8 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 	if opts.updateWitness && opts.witness == "" {
 		return usagef("--update-witness needs --witness FILE")
 	}
-	if !archive.IsArchive(dir) {
-		return fmt.Errorf("%s is not an evidence archive (no archive.json); to check loose files use tlseal verify", dir)
+	if err := checkArchiveDir(dir); err != nil {
+		return err
 	}
 	trust, err := root.loadTrust(opts.ca)
 	if err != nil {
@@ -135,16 +139,20 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 		if aopts.Names, err = readNames(root, opts.filesFrom); err != nil {
 			return err
 		}
+		aopts.AllowMissingNames = opts.allowMissing
 	}
 	if opts.witness != "" {
-		w, err := os.ReadFile(opts.witness)
-		switch {
-		case err == nil:
-			aopts.Witness = w
-		case errors.Is(err, fs.ErrNotExist) && opts.updateWitness:
+		if aopts.Witness, err = verify.ReadWitness(opts.witness, opts.updateWitness); err != nil {
+			return err
+		}
+		if aopts.Witness == nil {
 			fmt.Fprintf(root.stderr, "no witness yet at %s: this audit will create it if it passes\n", opts.witness)
-		default:
-			return fmt.Errorf("--witness: %w", err)
+		}
+	}
+	var untrustedSeen atomic.Bool // for the hint: a signer outside the anchors
+	aopts.OnItem = func(it *verify.ItemResult) {
+		if untrusted(it.Findings) {
+			untrustedSeen.Store(true)
 		}
 	}
 	boundMemory()
@@ -164,15 +172,18 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 		return err
 	}
 	if opts.updateWitness {
-		if rep.Verdict != verify.Passed || res.CheckpointNote == nil {
-			fmt.Fprintf(root.stderr, "witness %s not updated: the audit did not pass\n", opts.witness)
-		} else if err := atomicfile.WriteFile(opts.witness, res.CheckpointNote, 0o644, true); err != nil {
-			return fmt.Errorf("updating the witness: %w", err)
-		} else {
+		updated, err := verify.UpdateWitness(opts.witness, res, rep.Verdict)
+		switch {
+		case err != nil:
+			return err
+		case updated:
 			fmt.Fprintf(root.stderr, "witness %s updated: checkpoint size %d\n", opts.witness, res.Checkpoint.Size)
+		default:
+			fmt.Fprintf(root.stderr, "witness %s not updated: the audit did not pass\n", opts.witness)
 		}
 	}
-	return &verdictError{code: verdictExit(rep.Verdict)}
+	hint := trustHint(trust, rep.Verdict, untrustedSeen.Load() || untrusted(res.Findings))
+	return &verdictError{code: verdictExit(rep.Verdict), hint: hint}
 }
 
 // auditArgs is the command line as a report records it (the flags that
@@ -187,6 +198,9 @@ func auditArgs(opts *auditOptions, dir string) []string {
 	}
 	if opts.filesFrom != "" {
 		a = append(a, "--files-from", opts.filesFrom)
+	}
+	if opts.allowMissing {
+		a = append(a, "--allow-missing")
 	}
 	if opts.shard != "" {
 		a = append(a, "--shard", opts.shard)

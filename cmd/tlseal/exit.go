@@ -24,7 +24,10 @@ const exitStatusHelp = `Exit status:
 // verdictError carries a verification outcome that is not a plain success.
 // It is not an error in the operational sense: the report was printed, and
 // only the exit status remains to be set.
-type verdictError struct{ code int }
+type verdictError struct {
+	code int
+	hint string // what to do about it, if the verdict may not be the evidence's (no trust anchor)
+}
 
 func (e *verdictError) Error() string { return fmt.Sprintf("verification verdict (exit %d)", e.code) }
 
@@ -38,17 +41,24 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
 }
 
-// reportExit prints an operational error (one line, "tlseal: ...") and maps
-// err to the process exit status.
+// reportExit prints an operational error ("tlseal: ...", then for the
+// common failures a "hint: ..." line saying what to do) and maps err to the
+// process exit status.
 func reportExit(stderr io.Writer, err error) int {
 	if err == nil {
 		return exitPassed
 	}
 	var v *verdictError
 	if errors.As(err, &v) {
+		if v.hint != "" {
+			fmt.Fprintf(stderr, "hint: %s\n", v.hint)
+		}
 		return v.code
 	}
 	fmt.Fprintf(stderr, "tlseal: %v\n", err)
+	if h := hintFor(err); h != "" {
+		fmt.Fprintf(stderr, "hint: %s\n", h)
+	}
 	var u *usageError
 	if errors.As(err, &u) {
 		fmt.Fprintln(stderr, "Run 'tlseal --help' for usage.")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -76,7 +75,7 @@ func runIngest(ctx context.Context, root *rootOptions, opts *ingestOptions, args
 	if err != nil {
 		return err
 	}
-	w, created, err := openOrCreateArchive(opts.archive, archive.Options{
+	w, created, err := archive.OpenOrCreate(opts.archive, archive.Options{
 		ChainID: opts.chainID, Origin: opts.origin, Signer: signer, Logger: cliLogger(root.stderr),
 	})
 	if err != nil {
@@ -113,20 +112,6 @@ func runIngest(ctx context.Context, root *rootOptions, opts *ingestOptions, args
 		return &verdictError{code: exitError}
 	}
 	return nil
-}
-
-// openOrCreateArchive opens the archive in dir for writing, creating it
-// when dir does not exist or is empty.
-func openOrCreateArchive(dir string, o archive.Options) (w *archive.Writer, created bool, err error) {
-	if archive.IsArchive(dir) {
-		w, err = archive.OpenWriter(dir, o)
-		return w, false, err
-	}
-	if des, err := os.ReadDir(dir); err == nil && len(des) > 0 {
-		return nil, false, fmt.Errorf("%s is neither an archive nor empty", dir)
-	}
-	w, err = archive.Create(dir, o)
-	return w, err == nil, err
 }
 
 // printCheckpointSummary prints the archive's latest checkpoint.

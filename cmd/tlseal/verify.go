@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,15 +81,23 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 		return err
 	}
 	rep := report.New(append([]string{"tlseal", "verify"}, args...), trust, time.Now())
+	var untrustedArchive atomic.Bool // an archive item's signer is not trusted (for the hint)
 	rep.Case = opts.report.caseOrNil()
 	if len(archives) == 1 {
-		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs, Spool: true})
+
+		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs, Spool: true,
+			OnItem: func(it *verify.ItemResult) {
+				if untrusted(it.Findings) {
+					untrustedArchive.Store(true)
+				}
+			}})
 		if err != nil {
 			return err
 		}
 		defer res.Close()
 		rep.AddArchive(res)
 	}
+	untrustedSeen := rep.Archive != nil && (untrustedArchive.Load() || untrusted(rep.Archive.Findings))
 	var opErr error
 	err = verify.Files(ctx, paths, trust, opts.jobs, func(o verify.Outcome) {
 		if o.Err != nil {
@@ -100,6 +109,7 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 		// an archive audit), so that the heap the collector walks stays
 		// small.
 		o.Result.Opened, o.Result.Cert, o.Result.Wave = nil, nil, nil
+		untrustedSeen = untrustedSeen || untrusted(o.Result.Findings)
 		rep.Add(o.Result)
 	})
 	if err != nil {
@@ -112,7 +122,7 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	if opErr != nil {
 		return &verdictError{code: exitError}
 	}
-	return &verdictError{code: verdictExit(rep.Verdict)}
+	return &verdictError{code: verdictExit(rep.Verdict), hint: trustHint(trust, rep.Verdict, untrustedSeen)}
 }
 
 // verdictExit maps a verdict to the exit status.
