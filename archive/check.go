@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"crypto/ecdsa"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -624,8 +625,10 @@ func (c *checker) checkFile(e *Entry) {
 	if c.opts.JudgeSeal != nil {
 		c.opts.JudgeSeal(e, path, o)
 	} else if o.Envelope != nil {
-		if _, err := timeline.VerifySignature(o.Envelope); err != nil {
+		if cert, err := timeline.VerifySignature(o.Envelope); err != nil {
 			c.add(timeline.SignatureCode(err), e.Seq, name, "%v", err)
+		} else if timeline.HighS(o.Envelope, cert.PublicKey.(*ecdsa.PublicKey)) {
+			c.add(timeline.CodeSignatureHighS, e.Seq, name, "the signature is high-S (s > n/2)")
 		}
 	}
 }

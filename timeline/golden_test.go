@@ -153,9 +153,53 @@ func TestGoldenVectors(t *testing.T) {
 			if len(o.Problems) != 0 || !o.HasOriginal {
 				t.Errorf("%s: problems %+v", goldenPath, o.Problems)
 			}
-			if _, err := timeline.VerifySignature(o.Envelope); err != nil {
-				t.Errorf("%s: %v", goldenPath, err)
+			cert, err := timeline.VerifySignature(o.Envelope)
+			if err != nil {
+				t.Fatalf("%s: %v", goldenPath, err)
 			}
+			if timeline.HighS(o.Envelope, cert.PublicKey.(*ecdsa.PublicKey)) {
+				t.Errorf("%s: the sealer wrote a high-S signature", goldenPath)
+			}
+		}
+	}
+}
+
+// testdata/golden/v1-highs holds golden vectors sealed before tlseal
+// signed low-S only: valid version-1 seals with a high-S signature, which
+// must keep opening cleanly and verifying (the verifier adds the warning
+// signature.highS). Their low-S twins are the sealed-* files beside them.
+func TestGoldenHighSVectors(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(goldenDir, "v1-highs", "sealed-*"))
+	if len(files) == 0 {
+		t.Fatal("no v1-highs vectors")
+	}
+	for _, f := range files {
+		data := mustRead(t, f)
+		o, err := timeline.Open(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Problems) != 0 || !o.HasOriginal {
+			t.Errorf("%s: problems %+v", f, o.Problems)
+			continue
+		}
+		cert, err := timeline.VerifySignature(o.Envelope)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if !timeline.HighS(o.Envelope, cert.PublicKey.(*ecdsa.PublicKey)) {
+			t.Errorf("%s: not high-S", f)
+		}
+		// Its low-S twin is the current golden file of the same name, with
+		// the same envelope but for sig.
+		twin := mustRead(t, filepath.Join(goldenDir, filepath.Base(f)))
+		ot, err := timeline.Open(bytes.NewReader(twin), int64(len(twin)))
+		if err != nil || ot.Envelope == nil {
+			t.Fatalf("%s twin: %v", f, err)
+		}
+		if !bytes.Equal(ot.Envelope.SigningInput(), o.Envelope.SigningInput()) || ot.Envelope.Sig == o.Envelope.Sig {
+			t.Errorf("%s: the current golden file is not its low-S twin", f)
 		}
 	}
 }
@@ -167,7 +211,8 @@ func TestGoldenVectorsDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join(goldenDir, "sealed-*"))
-	files = append(files, filepath.Join(goldenDir, "event.json"), filepath.Join(goldenDir, "tone.wav"))
+	highs, _ := filepath.Glob(filepath.Join(goldenDir, "v1-highs", "sealed-*"))
+	files = append(append(files, highs...), filepath.Join(goldenDir, "event.json"), filepath.Join(goldenDir, "tone.wav"))
 	for _, f := range files {
 		sum := sha256.Sum256(mustRead(t, f))
 		if !bytes.Contains(doc, []byte(hex.EncodeToString(sum[:]))) {

@@ -56,6 +56,18 @@ func TestOpenSSLRecipe(t *testing.T) {
 				if strings.HasSuffix(name, ".json") {
 					// A JSON file's seal is a member: jq gets it.
 					run(t, dir, "jq -c .seal sealed > envelope.json")
+					// The one byte form, checked with jq (docs/format.md):
+					// the canonical envelope stands in the file as it is,
+					// and a re-serialized one does not.
+					const formCheck = `grep -qF "\"seal\":$(jq -jcS .seal sealed)" sealed && echo FORM-OK || echo FORM-BAD`
+					if out := run(t, dir, formCheck); !strings.Contains(out, "FORM-OK") {
+						t.Errorf("the jq form check refuses the golden file: %s", out)
+					}
+					run(t, dir, "jq . sealed > pretty && mv pretty sealed")
+					if out := run(t, dir, formCheck); !strings.Contains(out, "FORM-BAD") {
+						t.Errorf("the jq form check accepts a pretty-printed file: %s", out)
+					}
+					os.WriteFile(filepath.Join(dir, "sealed"), sealed, 0o644)
 				} else {
 					o, err := timeline.Open(bytes.NewReader(sealed), int64(len(sealed)))
 					if err != nil {

@@ -151,6 +151,9 @@ func (o *Opened) parseEnvelope(b []byte) {
 		o.problem(CodeSealMalformed, "%v", err)
 		return
 	}
+	if why := nonCanonical(env, b); why != "" {
+		o.problem(CodeSealNonCanonical, "%s", why)
+	}
 	o.Envelope = env
 }
 

@@ -111,6 +111,10 @@ func (s *Signer) sign(e *Envelope) error {
 	if err != nil {
 		return fmt.Errorf("signing: %w", err)
 	}
+	// Low-S only: (r, n−s) must not be a second valid seal.
+	if sig, err = lowS(s.Cert.PublicKey.(*ecdsa.PublicKey), sig); err != nil {
+		return fmt.Errorf("signing: %w", err)
+	}
 	e.Sig = base64.StdEncoding.EncodeToString(sig)
 	return nil
 }
@@ -219,16 +223,21 @@ func VerifySignatureWith(e *Envelope, cert *x509.Certificate) error {
 	if want != e.Alg {
 		return &SignatureError{SigAlgMismatch, fmt.Sprintf("alg is %s, the certificate's key needs %s", e.Alg, want)}
 	}
-	sig, err := strictBase64.DecodeString(e.Sig)
+	sig, _, _, err := decodeSig(e.Sig)
 	if err != nil {
-		return &SignatureError{SigEncoding, "sig is not standard base64: " + err.Error()}
+		return &SignatureError{SigEncoding, err.Error()}
 	}
 	// The signing input is built in a stack buffer (it fits for a usual
 	// certificate) and hashed by the concrete function, so that nothing
 	// but the signature itself is allocated.
+	pub := cert.PublicKey.(*ecdsa.PublicKey)
 	var buf [4096]byte
-	if !ecdsa.VerifyASN1(cert.PublicKey.(*ecdsa.PublicKey), digest(e.Alg, e.appendCanonical(buf[:0], false)), sig) {
+	if !ecdsa.VerifyASN1(pub, digest(e.Alg, e.appendCanonical(buf[:0], false)), sig) {
 		return &SignatureError{SigInvalid, "the signature does not verify with the certificate's key"}
+	}
+	// From version 2 on, the high-S twin of a signature is not a seal.
+	if e.V >= 2 && HighS(e, pub) {
+		return &SignatureError{SigEncoding, fmt.Sprintf("the signature is high-S (s > n/2): version %d seals must be low-S", e.V)}
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/ecdsa"
 	"crypto/x509"
 	"fmt"
 	"io"
@@ -126,6 +127,9 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Findi
 		if code != timeline.CodeSignatureInvalid && code != timeline.CodeSignatureEncoding {
 			return fs
 		}
+	}
+	if len(fs) == 0 && timeline.HighS(e, pc.cert.PublicKey.(*ecdsa.PublicKey)) {
+		fs = append(fs, NewFinding(timeline.CodeSignatureHighS, "the signature is high-S (s > n/2): its low-S twin (r, n-s) verifies too; tlseal now signs low-S only"))
 	}
 	if pc.chainErr != nil {
 		return append(fs, NewFinding(timeline.CodeCertMalformed, "chainPem: %v", pc.chainErr))

@@ -77,13 +77,15 @@ var Codes = map[string]CodeInfo{
 	timeline.CodeSealNotLast:      {SevError, EffectFail, "a seal is present but not where v1 puts it (last)"},
 	timeline.CodeSealKindMismatch: {SevError, EffectFail, "the envelope's kind differs from the file's"},
 	timeline.CodeSealOffset:       {SevError, EffectFail, "the seal chunk does not follow the original's size"},
+	timeline.CodeSealNonCanonical: {SevError, EffectFail, "the envelope or its PEM is not exactly the bytes the sealer writes"},
 	timeline.CodeNotTimeline:      {SevInfo, EffectNone, "the file is neither RIFF nor a JSON object"},
 
 	timeline.CodeSizeMismatch:   {SevError, EffectFail, "the original's length differs from the seal's size"},
 	timeline.CodeDigestMismatch: {SevError, EffectFail, "the original's SHA-256 differs from the seal's"},
 
 	timeline.CodeSignatureInvalid:  {SevError, EffectFail, "the signature does not verify"},
-	timeline.CodeSignatureEncoding: {SevError, EffectFail, "sig is not base64 of a DER signature"},
+	timeline.CodeSignatureEncoding: {SevError, EffectFail, "sig is not canonical base64 of a strict DER signature (or, from version 2, not low-S)"},
+	timeline.CodeSignatureHighS:    {SevWarning, EffectNone, "a version-1 signature is high-S: valid, but its twin (r, n-s) verifies too"},
 
 	timeline.CodeCertMalformed:   {SevError, EffectFail, "certPem or chainPem does not parse"},
 	timeline.CodeCertAlgMismatch: {SevError, EffectFail, "alg does not match the certificate's key"},

@@ -3,11 +3,14 @@ package verify_test
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/binary"
+	"math/big"
 	"slices"
 	"strings"
 	"testing"
@@ -194,6 +197,20 @@ func TestTamperMatrix(t *testing.T) {
 		{"original trailing bytes", seal(t, p.signer, append(riffOf("data", "abcd"), 'a', 'b'), now), nil, "riff.trailingBytes", verify.Passed},
 		{"original duplicate json key", seal(t, p.signer, []byte(`{"a":1,"a":2}`), now), nil, "json.duplicateKey", verify.Passed},
 		{"chainPem garbage", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.ChainPEM = "junk" }), nil, "signature.invalid", verify.Failed},
+
+		// One valid byte form: the same members in other bytes are not the
+		// seal, although the signature (over the members) still verifies.
+		{"json envelope with white space", replaceEnvelope(t, sealedJSON, bytes.ReplaceAll(sealedJSON[envS:envE], []byte(`","`), []byte(`", "`))), nil, "seal.nonCanonical", verify.Failed},
+		{"json envelope members reordered", replaceEnvelope(t, sealedJSON, slices.Concat([]byte(`{"v":1,`), bytes.TrimSuffix(sealedJSON[envS+1:envE], []byte(`,"v":1}`)), []byte(`}`))), nil, "seal.nonCanonical", verify.Failed},
+		{"json envelope escaped letter", replaceEnvelope(t, sealedJSON, bytes.Replace(sealedJSON[envS:envE], []byte(`"kind":"json"`), []byte(`"kind":"\u006ason"`), 1)), nil, "seal.nonCanonical", verify.Failed},
+		{"json envelope escaped slash", replaceEnvelope(t, sealedJSON, bytes.Replace(sealedJSON[envS:envE], []byte(`"certPem":"-----BEGIN`), []byte(`"certPem":"\u002d----BEGIN`), 1)), nil, "seal.nonCanonical", verify.Failed},
+		{"wav envelope with white space", replaceWAVEnvelope(t, sealedWAV, len(wavOrig)+1, bytes.Replace(wavEnv, []byte(`,"v":1}`), []byte(`, "v":1}`), 1)), nil, "seal.nonCanonical", verify.Failed},
+		{"json sig with a line break", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.Sig = e.Sig[:20] + "\n" + e.Sig[20:] }), nil, "signature.encoding", verify.Failed},
+		{"json sig without padding", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.Sig = strings.TrimRight(e.Sig, "=") + "" }), nil, "signature.encoding", verify.Failed},
+		{"json certPem with text before", mutateEnvelopeResign(t, p.signer, jsonOrig, now, func(e *timeline.Envelope) { e.CertPEM = "subject=CN signer\n" + e.CertPEM }), nil, "seal.nonCanonical", verify.Failed},
+		{"json certPem with CRLF", mutateEnvelopeResign(t, p.signer, jsonOrig, now, func(e *timeline.Envelope) { e.CertPEM = strings.ReplaceAll(e.CertPEM, "\n", "\r\n") }), nil, "seal.nonCanonical", verify.Failed},
+		{"json chainPem with text between", mutateEnvelopeResign(t, p.viaInter, jsonOrig, now, func(e *timeline.Envelope) { e.ChainPEM = "\n" + e.ChainPEM }), nil, "seal.nonCanonical", verify.Failed},
+		{"json high-S twin (v1)", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.Sig = highSTwin(t, p.signer, e.Sig) }), nil, "signature.highS", verify.Passed},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
@@ -230,6 +247,32 @@ func TestTamperMatrix(t *testing.T) {
 			t.Errorf("no tamper case triggers %s", code)
 		}
 	}
+}
+
+// highSTwin is the other valid signature (r, n−s) of a low-S one.
+func highSTwin(t *testing.T, s *timeline.Signer, sig string) string {
+	der, _ := base64.StdEncoding.DecodeString(sig)
+	var rs struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(der, &rs); err != nil {
+		t.Fatal(err)
+	}
+	rs.S.Sub(s.Cert.PublicKey.(*ecdsa.PublicKey).Curve.Params().N, rs.S)
+	out, err := asn1.Marshal(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base64.StdEncoding.EncodeToString(out)
+}
+
+// replaceWAVEnvelope puts env in place of the seal chunk's envelope (the
+// chunk starts at off), sizes and pad fixed as the sealer would.
+func replaceWAVEnvelope(t *testing.T, sealed []byte, off int, env []byte) []byte {
+	out := slices.Concat(sealed[:off], []byte("seal"), binary.LittleEndian.AppendUint32(nil, uint32(len(env))), env)
+	if len(env)%2 == 1 {
+		out = append(out, 0)
+	}
+	binary.LittleEndian.PutUint32(out[4:], uint32(len(out)-8))
+	return out
 }
 
 func riffOf(id, data string) []byte {
