@@ -60,6 +60,8 @@ const (
 	CodeCertNotYetValid  = "cert.notYetValid"
 	CodeCertKeyUsage     = "cert.keyUsage"
 	CodeCertChainInvalid = "cert.chainInvalid"
+	CodeCertSignerIsCA   = "cert.signerIsCA"
+	CodeCertExtKeyUsage  = "cert.extKeyUsage"
 
 	// codeWatchIncomplete is watch.CodeIncomplete (verify may not import
 	// watch; a test in watch checks that the two are equal).
@@ -94,6 +96,8 @@ var Codes = map[string]CodeInfo{
 	CodeCertNotYetValid:          {SevError, EffectFail, "a certificate was not yet valid at signedAt"},
 	CodeCertKeyUsage:             {SevError, EffectFail, "the signer's key usage excludes digitalSignature"},
 	CodeCertChainInvalid:         {SevError, EffectFail, "the certificate chain is invalid for another reason"},
+	CodeCertSignerIsCA:           {SevError, EffectFail, "the signer certificate is a CA certificate (CA:TRUE): a CA key is not a recorder"},
+	CodeCertExtKeyUsage:          {SevError, EffectFail, "the signer's extended key usage excludes document signing (docs/findings.md: EKU policy)"},
 
 	riffio.CodeSizeMismatch:     {SevInfo, EffectNone, "the original's RIFF size field disagrees with its length (preserved)"},
 	riffio.CodePlaceholderSize:  {SevWarning, EffectNone, "a size field holds the 0xFFFFFFFF placeholder"},

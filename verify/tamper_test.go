@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/pem"
 	"math/big"
 	"slices"
 	"strings"
@@ -129,6 +133,10 @@ func TestTamperMatrix(t *testing.T) {
 	wavEnv := sealedWAV[wavEnvS:wavEnvE]
 	plSigner, plTrust := pathLenSigner(t)
 	sealChunk := sealedWAV[len(wavOrig)+1:]
+	codeSigner := leafWith(t, p, nil, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning} })
+	codeTrust := verify.NewTrust([]*x509.Certificate{p.ca.Cert})
+	codeTrust.SignerEKUs = []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 3}}
+	notCAInter := testpki.Intermediate(t, p.ca, testpki.Options{CN: "not a CA", Template: func(c *x509.Certificate) { c.IsCA = false }})
 
 	cases := []struct {
 		name    string
@@ -186,6 +194,17 @@ func TestTamperMatrix(t *testing.T) {
 		{"no trust anchor", sealedJSON, verify.NewTrust(nil), "cert.untrusted", verify.Indeterminate},
 		{"intermediate missing", mutateEnvelopeResign(t, p.viaInter, jsonOrig, now, func(e *timeline.Envelope) { e.ChainPEM = "" }), nil, "cert.untrusted", verify.Indeterminate},
 		{"path length exceeded", seal(t, plSigner, jsonOrig, now), plTrust, "cert.chainInvalid", verify.Failed},
+		{"signer is a CA", seal(t, leafWith(t, p, nil, func(c *x509.Certificate) {
+			c.IsCA, c.KeyUsage = true, x509.KeyUsageDigitalSignature|x509.KeyUsageCertSign
+		}), jsonOrig, now), nil, "cert.signerIsCA", verify.Failed},
+		{"signer EKU serverAuth only", seal(t, leafWith(t, p, nil, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }), jsonOrig, now), nil, "cert.extKeyUsage", verify.Failed},
+		{"signer EKU codeSigning, not configured", seal(t, codeSigner, jsonOrig, now), nil, "cert.extKeyUsage", verify.Failed},
+		{"signer EKU codeSigning, configured", seal(t, codeSigner, jsonOrig, now), codeTrust, "", verify.Passed},
+		{"signer EKU documentSigning", seal(t, leafWith(t, p, nil, func(c *x509.Certificate) { c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{verify.OIDDocumentSigning} }), jsonOrig, now), nil, "", verify.Passed},
+		{"signer EKU any", seal(t, leafWith(t, p, nil, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }), jsonOrig, now), nil, "", verify.Passed},
+		{"intermediate not a CA", seal(t, leafWith(t, p, notCAInter, nil), jsonOrig, now), nil, "cert.chainInvalid", verify.Failed},
+		{"RSA signer certificate", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.CertPEM = otherKeyCertPEM(t, p, "rsa") }), nil, "cert.algMismatch", verify.Failed},
+		{"Ed25519 signer certificate", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.CertPEM = otherKeyCertPEM(t, p, "ed25519") }), nil, "cert.algMismatch", verify.Failed},
 
 		// Quirks of originals are evidence: reported, preserved, not failures.
 		{"original riff size wrong", seal(t, p.signer, setLE32(riffOf("data", "abcd"), 4, 99), now), nil, "riff.sizeMismatch", verify.Passed},
@@ -247,6 +266,40 @@ func TestTamperMatrix(t *testing.T) {
 			t.Errorf("no tamper case triggers %s", code)
 		}
 	}
+}
+
+// leafWith is a signer under the test CA (or under inter, carried in
+// chainPem), its certificate template edited by edit.
+func leafWith(t *testing.T, p *pki, inter *testpki.Cert, edit func(*x509.Certificate)) *timeline.Signer {
+	parent := p.ca
+	var chain []*testpki.Cert
+	if inter != nil {
+		parent, chain = inter, []*testpki.Cert{inter}
+	}
+	return testpki.Signer(t, testpki.Leaf(t, parent, testpki.Options{CN: "edited signer", Template: edit}), chain...)
+}
+
+// otherKeyCertPEM is a certificate under the test CA for a key that seal
+// format v1 does not sign with: RSA or Ed25519.
+func otherKeyCertPEM(t *testing.T, p *pki, kind string) string {
+	var pub crypto.PublicKey
+	switch kind {
+	case "rsa":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub = k.Public()
+	default:
+		pub, _, _ = ed25519.GenerateKey(rand.Reader)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: kind + " signer"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca.Cert, pub, p.ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
 }
 
 // highSTwin is the other valid signature (r, n−s) of a low-S one.

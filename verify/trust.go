@@ -3,8 +3,10 @@ package verify
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,7 +19,11 @@ import (
 // signedAt is still checked for every seal.
 type Trust struct {
 	Anchors []*x509.Certificate
-	pool    *x509.CertPool
+	// SignerEKUs are the extended key usages, besides id-kp-documentSigning
+	// and anyExtendedKeyUsage, that make a signer certificate acceptable
+	// when it has the extension at all (see checkSignerUsage).
+	SignerEKUs []asn1.ObjectIdentifier
+	pool       *x509.CertPool
 
 	mu    sync.Mutex
 	cache map[[32]byte]chainResult
@@ -90,11 +96,67 @@ func Fingerprint(c *x509.Certificate) string {
 	return hex.EncodeToString(s[:])
 }
 
-// checkCert judges the signer certificate of a seal made at signedAt.
-func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certificate, signedAt time.Time) []Finding {
+// OIDDocumentSigning is id-kp-documentSigning (RFC 9336), the extended key
+// usage meant for signers of documents such as seals.
+var OIDDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
+
+// checkSignerUsage is the policy on what a signer certificate may be, beyond
+// its chain: a recorder's key, not an authority's. A CA certificate
+// (basicConstraints CA:TRUE) never signs a seal: a CA key is not a
+// recorder, and accepting it would let whoever holds the CA key skip
+// issuing a recorder certificate. The key usage, when present, must allow
+// digitalSignature. The extended key usage, when present, must include
+// id-kp-documentSigning, anyExtendedKeyUsage or one of Trust.SignerEKUs; a
+// certificate without the extension is unrestricted (RFC 5280 §4.2.1.12),
+// which is what tlseal's own development PKI issues.
+func (t *Trust) checkSignerUsage(leaf *x509.Certificate) []Finding {
 	var fs []Finding
+	if leaf.BasicConstraintsValid && leaf.IsCA {
+		fs = append(fs, NewFinding(CodeCertSignerIsCA, "the signer certificate %q is a CA certificate (CA:TRUE): a CA key does not seal evidence", leaf.Subject))
+	}
 	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
 		fs = append(fs, NewFinding(CodeCertKeyUsage, "the signer certificate %q does not allow digitalSignature", leaf.Subject))
+	}
+	if len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0 {
+		return fs
+	}
+	if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return fs
+	}
+	for _, oid := range leaf.UnknownExtKeyUsage {
+		if oid.Equal(OIDDocumentSigning) || slices.ContainsFunc(t.SignerEKUs, oid.Equal) {
+			return fs
+		}
+	}
+	for _, u := range leaf.ExtKeyUsage {
+		if oid, ok := extKeyUsageOID[u]; ok && slices.ContainsFunc(t.SignerEKUs, oid.Equal) {
+			return fs
+		}
+	}
+	return append(fs, NewFinding(CodeCertExtKeyUsage, "the signer certificate %q has an extended key usage without documentSigning (1.3.6.1.5.5.7.3.36) or an accepted one (--signer-eku)", leaf.Subject))
+}
+
+// extKeyUsageOID maps the extended key usages Go names to their OIDs, so
+// that a configured OID matches them too.
+var extKeyUsageOID = map[x509.ExtKeyUsage]asn1.ObjectIdentifier{
+	x509.ExtKeyUsageServerAuth:      {1, 3, 6, 1, 5, 5, 7, 3, 1},
+	x509.ExtKeyUsageClientAuth:      {1, 3, 6, 1, 5, 5, 7, 3, 2},
+	x509.ExtKeyUsageCodeSigning:     {1, 3, 6, 1, 5, 5, 7, 3, 3},
+	x509.ExtKeyUsageEmailProtection: {1, 3, 6, 1, 5, 5, 7, 3, 4},
+	x509.ExtKeyUsageTimeStamping:    {1, 3, 6, 1, 5, 5, 7, 3, 8},
+	x509.ExtKeyUsageOCSPSigning:     {1, 3, 6, 1, 5, 5, 7, 3, 9},
+}
+
+// checkCert judges the signer certificate of a seal made at signedAt.
+func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certificate, signedAt time.Time) []Finding {
+	fs := t.checkSignerUsage(leaf)
+	// chainPem is the signer's claim of the CAs above it: a certificate
+	// in it that is no CA makes the chain invalid, not merely unknown (the
+	// chain builder would just pass it over).
+	for _, c := range intermediates {
+		if !c.BasicConstraintsValid || !c.IsCA {
+			fs = append(fs, NewFinding(CodeCertChainInvalid, "chainPem holds %q, which is not a CA certificate", c.Subject))
+		}
 	}
 	if len(t.Anchors) == 0 {
 		return append(fs, NewFinding(CodeCertUntrusted, "no trust anchor is configured (--ca): the signer %q cannot be trusted", leaf.Subject))

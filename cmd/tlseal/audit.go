@@ -20,7 +20,7 @@ import (
 )
 
 type auditOptions struct {
-	ca            []string
+	trust         trustFlags
 	witness       string
 	updateWitness bool
 	jobs          int
@@ -60,7 +60,7 @@ the report a single run would have written.
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&opts.ca, "ca", nil, caFlagHelp)
+	opts.trust.register(f)
 	f.StringVar(&opts.witness, "witness", "", "checkpoint saved by an earlier audit: today's log must extend it")
 	f.BoolVar(&opts.updateWitness, "update-witness", false, "after a clean audit, store today's checkpoint in the --witness file")
 	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
@@ -128,7 +128,7 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 	if err := checkArchiveDir(dir); err != nil {
 		return err
 	}
-	trust, err := root.loadTrust(opts.ca)
+	trust, err := root.loadTrust(opts.trust)
 	if err != nil {
 		return err
 	}
@@ -189,10 +189,7 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 // auditArgs is the command line as a report records it (the flags that
 // shape the result, not the output ones).
 func auditArgs(opts *auditOptions, dir string) []string {
-	var a []string
-	for _, ca := range opts.ca {
-		a = append(a, "--ca", ca)
-	}
+	a := opts.trust.args()
 	if opts.witness != "" {
 		a = append(a, "--witness", opts.witness)
 	}

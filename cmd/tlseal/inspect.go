@@ -11,7 +11,7 @@ import (
 )
 
 type inspectOptions struct {
-	ca []string
+	trust trustFlags
 }
 
 // descriptor is what inspect prints.
@@ -56,12 +56,12 @@ The exit status is that of verify.`,
 			return runInspect(cmd.Context(), root, &opts, args[0])
 		},
 	}
-	cmd.Flags().StringArrayVar(&opts.ca, "ca", nil, caFlagHelp)
+	opts.trust.register(cmd.Flags())
 	return cmd
 }
 
 func runInspect(_ context.Context, root *rootOptions, opts *inspectOptions, path string) error {
-	trust, err := root.loadTrust(opts.ca)
+	trust, err := root.loadTrust(opts.trust)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/term"
 
+	"github.com/spf13/pflag"
 	"github.com/tlseal/tlseal/certstore"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/verify"
@@ -43,13 +47,64 @@ func (o *rootOptions) loadSigner(f signerFlags) (*timeline.Signer, error) {
 	return s, nil
 }
 
-// loadTrust resolves --ca references into a trust policy.
-func (o *rootOptions) loadTrust(caRefs []string) (*verify.Trust, error) {
-	anchors, err := o.resolveTrustAnchors(caRefs)
+// trustFlags are the trust policy's flags, the same wherever seals are
+// judged (verify, audit, inspect).
+type trustFlags struct {
+	ca        []string
+	signerEKU []string
+}
+
+func (t *trustFlags) register(f *pflag.FlagSet) {
+	f.StringArrayVar(&t.ca, "ca", nil, caFlagHelp)
+	f.StringArrayVar(&t.signerEKU, "signer-eku", nil, "an extended key usage OID (dotted) that makes a signer certificate acceptable besides documentSigning and anyExtendedKeyUsage (repeatable; see docs/findings.md, EKU policy)")
+}
+
+// args are the flags as a report records them.
+func (t *trustFlags) args() []string {
+	var a []string
+	for _, ca := range t.ca {
+		a = append(a, "--ca", ca)
+	}
+	for _, e := range t.signerEKU {
+		a = append(a, "--signer-eku", e)
+	}
+	return a
+}
+
+// loadTrust resolves the flags into a trust policy.
+func (o *rootOptions) loadTrust(t trustFlags) (*verify.Trust, error) {
+	var ekus []asn1.ObjectIdentifier
+	for _, s := range t.signerEKU {
+		oid, err := parseOID(s)
+		if err != nil {
+			return nil, usagef("--signer-eku %q: %v", s, err)
+		}
+		ekus = append(ekus, oid)
+	}
+	anchors, err := o.resolveTrustAnchors(t.ca)
 	if err != nil {
 		return nil, err
 	}
-	return verify.NewTrust(anchors), nil
+	trust := verify.NewTrust(anchors)
+	trust.SignerEKUs = ekus
+	return trust, nil
+}
+
+// parseOID parses a dotted object identifier such as 1.3.6.1.5.5.7.3.3.
+func parseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return nil, errors.New("not a dotted OID")
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || p != strconv.Itoa(n) {
+			return nil, errors.New("not a dotted OID")
+		}
+		oid[i] = n
+	}
+	return oid, nil
 }
 
 func cmpOr(a, b string) string {

@@ -15,7 +15,7 @@ import (
 )
 
 type verifyOptions struct {
-	ca     []string
+	trust  trustFlags
 	report reportFlags
 	jobs   int
 }
@@ -48,7 +48,7 @@ by default; --format json|html|junit (repeatable) with -o FILE per format or
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVar(&opts.ca, "ca", nil, caFlagHelp)
+	opts.trust.register(f)
 	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
 	opts.report.register(f)
 	return cmd
@@ -59,7 +59,7 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	if err != nil {
 		return err
 	}
-	trust, err := root.loadTrust(opts.ca)
+	trust, err := root.loadTrust(opts.trust)
 	if err != nil {
 		return err
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	CN        string
 	// PathLenZero makes a CA that may issue only end-entity certificates.
 	PathLenZero bool
+	// Template, when set, edits the certificate template last (extended
+	// key usages, a leaf with CA:TRUE, an intermediate without it, ...).
+	Template func(*x509.Certificate)
 }
 
 func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
@@ -92,6 +95,9 @@ func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 		BasicConstraintsValid: true,
 		IsCA:                  isCA,
 		MaxPathLenZero:        o.PathLenZero,
+	}
+	if o.Template != nil {
+		o.Template(tmpl)
 	}
 	signerCert, signerKey := tmpl, crypto.Signer(key)
 	if parent != nil {
