@@ -25,7 +25,7 @@ func FuzzWalk(f *testing.F) {
 			}
 			prev = c.End
 		}
-		if l.ChunkCount != len(l.Chunks) {
+		if l.ChunkCount != len(l.Chunks) && len(l.Chunks) != riffio.MaxKeptChunks {
 			t.Fatalf("count %d, kept %d", l.ChunkCount, len(l.Chunks))
 		}
 		if _, err := riffio.DescribeWave(r, l); err != nil {

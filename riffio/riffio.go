@@ -33,9 +33,13 @@ const (
 	// MaxEnvelope bounds the seal chunk's data, so locating it reads at most
 	// this much from the end of a file.
 	MaxEnvelope = 1 << 20
-	// maxKeptChunks bounds memory on hostile files made of millions of empty
-	// chunks; further chunks are counted, not kept.
-	maxKeptChunks = 100000
+	// MaxKeptChunks bounds memory on hostile files made of millions of empty
+	// chunks (a real recording has a handful): further chunks are counted,
+	// not kept (about 0.8 MiB at most).
+	MaxKeptChunks = 16384
+	// MaxIssues bounds the issues kept of one walk (a hostile file can make
+	// one per chunk); further ones are counted in the last.
+	MaxIssues = 64
 )
 
 // SealID is the chunk ID of the embedded seal.
@@ -87,9 +91,14 @@ type Layout struct {
 	FormType   [4]byte
 	SizeField  uint32
 	FileSize   int64
-	Chunks     []Chunk // at most maxKeptChunks
+	Chunks     []Chunk // at most MaxKeptChunks
 	ChunkCount int     // all chunks, kept or not
-	Issues     []Issue
+	SealCount  int     // all chunks with the ID "seal", kept or not
+	// SealOffsets are the offsets of the first MaxIssues seal chunks,
+	// kept or not (a sealed file has one, at its end).
+	SealOffsets []int64
+	Issues      []Issue // at most MaxIssues
+	moreIssues  int     // issues past MaxIssues
 }
 
 // Find returns the first chunk with the given ID.
@@ -103,7 +112,11 @@ func (l *Layout) Find(id [4]byte) (Chunk, bool) {
 }
 
 func (l *Layout) issue(code string, off int64, format string, args ...any) {
-	l.Issues = append(l.Issues, Issue{Code: code, Offset: off, Detail: fmt.Sprintf(format, args...)})
+	if len(l.Issues) < MaxIssues {
+		l.Issues = append(l.Issues, Issue{Code: code, Offset: off, Detail: fmt.Sprintf(format, args...)})
+		return
+	}
+	l.moreIssues++
 }
 
 // ReadHeader reads and checks the 12-byte RIFF header.
@@ -189,10 +202,20 @@ func Walk(r io.ReaderAt, size int64) (*Layout, error) {
 			}
 		}
 		l.ChunkCount++
-		if len(l.Chunks) < maxKeptChunks {
+		if c.ID == SealID {
+			l.SealCount++
+			if len(l.SealOffsets) < MaxIssues {
+				l.SealOffsets = append(l.SealOffsets, c.Offset)
+			}
+		}
+		if len(l.Chunks) < MaxKeptChunks {
 			l.Chunks = append(l.Chunks, c)
 		}
 		off = c.End
+	}
+	if l.moreIssues > 0 {
+		last := &l.Issues[len(l.Issues)-1]
+		last.Detail += fmt.Sprintf(" (and %d more issues not listed)", l.moreIssues)
 	}
 	return l, nil
 }

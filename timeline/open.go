@@ -272,13 +272,13 @@ func (o *Opened) openRIFF() error {
 
 // countSeals counts the distinct seal chunks of a file: those the chunk
 // walk reaches and those found near the end by their signature (the walk
-// stops at the first damaged chunk of an original).
+// stops at the first damaged chunk of an original). Past the walk's first
+// riffio.MaxIssues seal chunks (a hostile file), the rest count as
+// distinct.
 func countSeals(r io.ReaderAt, size int64, l *riffio.Layout) (int, error) {
 	offsets := map[int64]bool{}
-	for _, c := range l.Chunks {
-		if c.ID == riffio.SealID {
-			offsets[c.Offset] = true
-		}
+	for _, off := range l.SealOffsets {
+		offsets[off] = true
 	}
 	found, err := riffio.ScanSealChunks(r, size)
 	if err != nil {
@@ -287,17 +287,11 @@ func countSeals(r io.ReaderAt, size int64, l *riffio.Layout) (int, error) {
 	for _, c := range found {
 		offsets[c.Offset] = true
 	}
-	return len(offsets), nil
+	return len(offsets) + l.SealCount - len(l.SealOffsets), nil
 }
 
 func countWalkedSeals(l *riffio.Layout) int {
-	n := 0
-	for _, c := range l.Chunks {
-		if c.ID == riffio.SealID {
-			n++
-		}
-	}
-	return n
+	return l.SealCount
 }
 
 func le32(b []byte) uint32 {

@@ -183,11 +183,20 @@ func ParseCertPEM(s string) (*x509.Certificate, error) {
 	return x509.ParseCertificate(block.Bytes)
 }
 
-// ParseChainPEM parses zero or more PEM certificates.
+// MaxChainCerts bounds chainPem: no real PKI puts more intermediates
+// between a recorder and its root, and chain building on a hostile list
+// grows with its length.
+const MaxChainCerts = 8
+
+// ParseChainPEM parses zero or more (at most MaxChainCerts) PEM
+// certificates.
 func ParseChainPEM(s string) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	rest := []byte(s)
 	for len(bytes.TrimSpace(rest)) > 0 {
+		if len(certs) == MaxChainCerts {
+			return nil, fmt.Errorf("chainPem holds more than %d certificates", MaxChainCerts)
+		}
 		var block *pem.Block
 		block, rest = pem.Decode(rest)
 		if block == nil || block.Type != "CERTIFICATE" {

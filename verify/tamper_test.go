@@ -202,6 +202,7 @@ func TestTamperMatrix(t *testing.T) {
 		{"signer EKU codeSigning, configured", seal(t, codeSigner, jsonOrig, now), codeTrust, "", verify.Passed},
 		{"signer EKU documentSigning", seal(t, leafWith(t, p, nil, func(c *x509.Certificate) { c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{verify.OIDDocumentSigning} }), jsonOrig, now), nil, "", verify.Passed},
 		{"signer EKU any", seal(t, leafWith(t, p, nil, func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageAny} }), jsonOrig, now), nil, "", verify.Passed},
+		{"chainPem of 9 certificates", mutateEnvelopeResign(t, p.viaInter, jsonOrig, now, func(e *timeline.Envelope) { e.ChainPEM = strings.Repeat(e.ChainPEM, timeline.MaxChainCerts+1) }), nil, "cert.malformed", verify.Failed},
 		{"intermediate not a CA", seal(t, leafWith(t, p, notCAInter, nil), jsonOrig, now), nil, "cert.chainInvalid", verify.Failed},
 		{"RSA signer certificate", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.CertPEM = otherKeyCertPEM(t, p, "rsa") }), nil, "cert.algMismatch", verify.Failed},
 		{"Ed25519 signer certificate", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.CertPEM = otherKeyCertPEM(t, p, "ed25519") }), nil, "cert.algMismatch", verify.Failed},
