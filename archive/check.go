@@ -12,6 +12,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -45,6 +46,7 @@ const (
 	CodeUnlistedFile        = "log.unlistedFile"            // a file in files/ that no entry lists
 	CodeQuarantined         = "log.quarantinedFile"         // recovery quarantined a file (information)
 	CodeInconsistentWitness = "log.inconsistentWithWitness" // the log does not extend a checkpoint saved earlier
+	CodeEntryNotCovered     = "log.entryNotCovered"         // an entry past the checkpoint (warning)
 	CodeChainGap            = "chain.gap"                   // seq does not follow (record or seal)
 	CodeChainDuplicate      = "chain.duplicate"             // the same seal or archive name twice
 	CodeChainPrevMismatch   = "chain.prevMismatch"          // chain.prev is not the hash of the previous envelope
@@ -194,6 +196,7 @@ type checker struct {
 	sources *keyIndex      // source names (the envelopes' name)
 	claims  []versionClaim // the records' prevVersion, where not 0, in seq order
 	offsets []int64        // seq-1 → offset of the record in log/entries
+	dirs    sync.Map       // directory under files/ → it is a real directory (linkedDir)
 }
 
 // versionClaim is a record's prevVersion.
@@ -267,6 +270,12 @@ func (c *checker) checkpoint() {
 			c.add(CodeInconsistentWitness, 0, "", "the saved checkpoint does not verify: %v", err)
 		} else {
 			c.witness = w
+			// A checkpoint only moves forward: one older than the saved
+			// one was put back (the log may still hold the entries past
+			// it, which no checkpoint would then vouch for).
+			if cp := c.res.Checkpoint; cp != nil && cp.Size < w.Size {
+				c.add(CodeInconsistentWitness, 0, checkpointFile, "the checkpoint covers %d entries, the saved checkpoint %d: an older checkpoint was put back", cp.Size, w.Size)
+			}
 		}
 	}
 }
@@ -393,6 +402,9 @@ func (c *checker) scan(work chan<- *Entry) error {
 			}
 		}
 		checkRoot(n)
+		if cp != nil && n > cp.Size {
+			c.add(CodeEntryNotCovered, n, filesDir+"/"+e.ArchiveName, "entry %d is past the checkpoint (size %d): no signed checkpoint vouches for its place in the log yet", n, cp.Size)
+		}
 		if c.opts.Select == nil || c.opts.Select(e) {
 			work <- e
 		}
@@ -599,13 +611,17 @@ func (c *checker) checkFile(e *Entry) {
 		c.add(CodeEntryMismatch, e.Seq, name, "not a regular file (%v)", st.Mode().Type())
 		return
 	}
+	if d, ok := c.linkedDir(e.ArchiveName); !ok {
+		c.add(CodeEntryMismatch, e.Seq, name, "%s/%s is not a directory of the archive (a symbolic link?)", filesDir, d)
+		return
+	}
 	if st.Size() != e.SealedSize {
 		c.add(CodeEntryMismatch, e.Seq, name, "the file is %d bytes, the log says %d", st.Size(), e.SealedSize)
 	}
 	if c.opts.SkipFiles {
 		return
 	}
-	f, err := readonly.Open(path)
+	f, err := readonly.OpenNoFollow(path)
 	if err != nil {
 		c.add(CodeEntryMismatch, e.Seq, name, "%v", err)
 		return
@@ -631,6 +647,28 @@ func (c *checker) checkFile(e *Entry) {
 			c.add(timeline.CodeSignatureHighS, e.Seq, name, "the signature is high-S (s > n/2)")
 		}
 	}
+}
+
+// linkedDir checks that every directory between files/ and the archive
+// name's file is a real directory, not a symbolic link to somewhere
+// outside the archive; it returns the first that is not. Directories are
+// looked at once per check (c.dirs).
+func (c *checker) linkedDir(archiveName string) (string, bool) {
+	for d := path.Dir(archiveName); d != "."; d = path.Dir(d) {
+		if v, ok := c.dirs.Load(d); ok {
+			if !v.(bool) {
+				return d, false
+			}
+			continue
+		}
+		st, err := os.Lstat(filepath.Join(c.dir, filesDir, filepath.FromSlash(d)))
+		real := err == nil && st.IsDir()
+		c.dirs.Store(d, real)
+		if !real {
+			return d, false
+		}
+	}
+	return "", true
 }
 
 // walkFiles reports files in files/ that no entry lists, and the

@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,6 +218,53 @@ func TestTamper(t *testing.T) {
 		}
 		expect(t, dir, CheckOptions{}, CodeEntryMismatch)
 	})
+	t.Run("renamedFile", func(t *testing.T) {
+		dir := buildArchive(t, env, 5)
+		os.Rename(filePath(dir, eventName(2)), filePath(dir, "events/renamed.json"))
+		expect(t, dir, CheckOptions{}, CodeEntryMissingFile, CodeUnlistedFile)
+	})
+	t.Run("fileFromAnotherArchive", func(t *testing.T) {
+		// The same source files archived elsewhere (another chain, the
+		// same signer): each sealed copy is valid on its own, but it is
+		// not this archive's entry.
+		dir := buildArchive(t, env, 5)
+		other := buildArchive(t, env, 5)
+		p := filePath(dir, eventName(3))
+		os.Remove(p)
+		data, _ := os.ReadFile(filePath(other, eventName(3)))
+		os.WriteFile(p, data, 0o444)
+		expect(t, dir, CheckOptions{}, CodeEntryMismatch)
+	})
+	t.Run("symlinkOutside", func(t *testing.T) {
+		// The sealed file moved out of the archive and a link left in
+		// its place: the bytes are the same, but the archive no longer
+		// holds its evidence (a link can be repointed at any time).
+		dir := buildArchive(t, env, 5)
+		p := filePath(dir, eventName(4))
+		outside := filepath.Join(t.TempDir(), "moved.json")
+		data, _ := os.ReadFile(p)
+		os.WriteFile(outside, data, 0o444)
+		os.Remove(p)
+		if err := os.Symlink(outside, p); err != nil {
+			t.Fatal(err)
+		}
+		res := expect(t, dir, CheckOptions{}, CodeEntryMismatch)
+		if res.Problems[0].Seq != 4 {
+			t.Errorf("problem on seq %d", res.Problems[0].Seq)
+		}
+	})
+	t.Run("symlinkedDirectory", func(t *testing.T) {
+		dir := buildArchive(t, env, 5)
+		events := filepath.Join(dir, filesDir, "events")
+		outside := filepath.Join(t.TempDir(), "events")
+		if err := os.Rename(events, outside); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, events); err != nil {
+			t.Fatal(err)
+		}
+		expect(t, dir, CheckOptions{}, CodeEntryMismatch)
+	})
 	t.Run("modifiedLogRecord", func(t *testing.T) {
 		dir := buildArchive(t, env, 5)
 		p := filepath.Join(dir, entriesFile)
@@ -306,6 +354,46 @@ func TestTamper(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, checkpointFile), msg, 0o644)
 		expect(t, dir, CheckOptions{Roots: roots}, CodeCheckpointUntrusted)
 		expect(t, dir, CheckOptions{Witness: saved.Note}, CodeInconsistentWitness)
+	})
+	t.Run("oldCheckpointPutBack", func(t *testing.T) {
+		// The log keeps growing; someone puts an older (validly signed)
+		// checkpoint back over the newest. Against a witness of the newer
+		// one that is a rollback; and with or without a witness the
+		// entries past the old checkpoint are reported as not covered,
+		// not passed as if a checkpoint vouched for them.
+		dir := buildArchive(t, env, 3)
+		old, _ := os.ReadFile(filepath.Join(dir, checkpointFile))
+		w, err := OpenWriter(dir, env.opts(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 10; i < 12; i++ {
+			if _, err := w.Ingest(env.writeJSON(eventName(i), i), eventName(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		newer, _ := os.ReadFile(filepath.Join(dir, checkpointFile))
+		if res := mustCheck(t, dir, CheckOptions{Witness: newer}); res.Has(CodeEntryNotCovered) {
+			t.Fatal("entries reported uncovered before the rollback")
+		}
+		os.WriteFile(filepath.Join(dir, checkpointFile), old, 0o644)
+		res := expect(t, dir, CheckOptions{Witness: newer}, CodeInconsistentWitness, CodeEntryNotCovered)
+		var uncovered []int64
+		for _, p := range res.Problems {
+			if p.Code == CodeEntryNotCovered {
+				uncovered = append(uncovered, p.Seq)
+			}
+		}
+		if fmt.Sprint(uncovered) != "[5 6]" {
+			t.Errorf("uncovered entries %v, want [5 6]", uncovered)
+		}
+		res = expect(t, dir, CheckOptions{}, CodeEntryNotCovered)
+		if res.Has(CodeInconsistentWitness) {
+			t.Error("inconsistent without a witness")
+		}
 	})
 	t.Run("replacedKeyFile", func(t *testing.T) {
 		dir := buildArchive(t, env, 2)

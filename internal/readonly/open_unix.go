@@ -15,9 +15,16 @@ import (
 )
 
 // Open opens path for reading, like os.Open.
-func Open(path string) (*os.File, error) {
+func Open(path string) (*os.File, error) { return open(path, 0) }
+
+// OpenNoFollow is Open, but fails when path's last element is a symbolic
+// link (O_NOFOLLOW): a file checked as regular cannot be swapped for a
+// link between the check and the open.
+func OpenNoFollow(path string) (*os.File, error) { return open(path, syscall.O_NOFOLLOW) }
+
+func open(path string, flags int) (*os.File, error) {
 	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|flags, 0)
 		if err == syscall.EINTR {
 			continue
 		}
