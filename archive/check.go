@@ -47,6 +47,7 @@ const (
 	CodeQuarantined         = "log.quarantinedFile"         // recovery quarantined a file (information)
 	CodeInconsistentWitness = "log.inconsistentWithWitness" // the log does not extend a checkpoint saved earlier
 	CodeEntryNotCovered     = "log.entryNotCovered"         // an entry past the checkpoint (warning)
+	CodeKeysNotPinned       = "log.keysNotPinned"           // an archive from before key pinning (information)
 	CodeChainGap            = "chain.gap"                   // seq does not follow (record or seal)
 	CodeChainDuplicate      = "chain.duplicate"             // the same seal or archive name twice
 	CodeChainPrevMismatch   = "chain.prevMismatch"          // chain.prev is not the hash of the previous envelope
@@ -236,12 +237,15 @@ func (c *checker) add(code string, seq int64, name, format string, args ...any) 
 
 // checkpoint reads and verifies the checkpoint, its key and the witness.
 func (c *checker) checkpoint() {
-	keys, bad, err := readKeys(c.dir)
+	keys, kh, bad, err := readAcceptedKeys(c.dir, c.meta.Origin)
 	if err != nil {
 		c.add(CodeKeyInvalid, 0, keysDir, "%v", err)
 	}
 	for _, b := range bad {
 		c.add(CodeKeyInvalid, 0, keysDir, "%v", b)
+	}
+	if kh != nil && !kh.pinned {
+		c.add(CodeKeysNotPinned, 0, keysDir, "the archive was made before checkpoint keys were pinned (no %s): any key in %s/ may sign its checkpoints", firstKeyFile, keysDir)
 	}
 	cp, key, err := readCheckpoint(c.dir, c.meta.Origin, keys)
 	switch {
@@ -261,7 +265,7 @@ func (c *checker) checkpoint() {
 		w, err := ParseCheckpoint(c.opts.Witness)
 		if err == nil {
 			if k := keys[w.KeyHash]; k == nil {
-				err = fmt.Errorf("signed by key %08x, which is not in %s/", w.KeyHash, keysDir)
+				err = fmt.Errorf("signed by key %08x, which is not one of the archive's checkpoint keys", w.KeyHash)
 			} else {
 				w, err = OpenCheckpoint(c.opts.Witness, c.meta.Origin, k.Cert.PublicKey)
 			}

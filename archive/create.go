@@ -124,6 +124,10 @@ func createIn(dir string, opts Options) (*Writer, error) {
 		unlock()
 		return nil, err
 	}
+	if err := writeFirstKey(dir, opts.Signer); err != nil {
+		unlock()
+		return nil, err
+	}
 	meta := &Metadata{Format: FormatName, Version: FormatVersion, ChainID: opts.ChainID, Origin: opts.Origin, Created: nowUTC()}
 	if err := writeMetadata(dir, meta); err != nil {
 		unlock()

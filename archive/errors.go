@@ -25,6 +25,7 @@ const (
 	ReasonMalformed              // a checkpoint, proof or record does not parse
 	ReasonBadSignature           // a checkpoint's or proof's signature or hashes do not verify
 	ReasonClosed                 // the writer was closed, or failed and must be reopened
+	ReasonKeyNotAccepted         // the signer's key may not sign this archive's checkpoints (a rotation needs the previous key)
 )
 
 var reasonText = map[Reason]string{
@@ -42,6 +43,7 @@ var reasonText = map[Reason]string{
 	ReasonMalformed:       "malformed",
 	ReasonBadSignature:    "verification failed",
 	ReasonClosed:          "writer is closed",
+	ReasonKeyNotAccepted:  "key not accepted",
 }
 
 // String returns a short description of r.

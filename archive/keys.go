@@ -95,8 +95,22 @@ func readKeys(dir string) (keys map[uint32]*CheckpointKey, bad []error, err erro
 	return keys, bad, nil
 }
 
+// readAcceptedKeys reads keys/ and its key history: the keys that may sign
+// checkpoints, and what is wrong with the rest (for Check to report).
+func readAcceptedKeys(dir, origin string) (accepted map[uint32]*CheckpointKey, kh *keyHistory, bad []error, err error) {
+	keys, bad, err := readKeys(dir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if kh, err = acceptedKeys(dir, origin, keys); err != nil {
+		return nil, nil, nil, err
+	}
+	return kh.accepted, kh, append(bad, kh.problems...), nil
+}
+
 // readCheckpoint reads the checkpoint file and verifies it with the key
-// its signature names. The Checkpoint is nil when there is none.
+// its signature names, which must be one of keys (the accepted keys). The
+// Checkpoint is nil when there is none.
 func readCheckpoint(dir, origin string, keys map[uint32]*CheckpointKey) (*Checkpoint, *CheckpointKey, error) {
 	data, err := readLimited(filepath.Join(dir, checkpointFile), maxCheckpointLen)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -111,7 +125,7 @@ func readCheckpoint(dir, origin string, keys map[uint32]*CheckpointKey) (*Checkp
 	}
 	k := keys[parsed.KeyHash]
 	if k == nil {
-		return nil, nil, cpErr(ReasonBadSignature, nil, "signed by key %08x, which is not in %s/", parsed.KeyHash, keysDir)
+		return nil, nil, cpErr(ReasonBadSignature, nil, "signed by key %08x, which is not one of the archive's checkpoint keys (not in %s/, or not introduced by a rotation from its first key)", parsed.KeyHash, keysDir)
 	}
 	cp, err := OpenCheckpoint(data, origin, k.Cert.PublicKey)
 	if err != nil {

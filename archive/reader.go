@@ -49,7 +49,7 @@ func OpenReader(dir string) (*Reader, error) {
 // Refresh rereads the checkpoint and the log's size, to see entries
 // appended since the Reader was opened.
 func (r *Reader) Refresh() error {
-	keys, _, err := readKeys(r.dir)
+	keys, _, _, err := readAcceptedKeys(r.dir, r.meta.Origin)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 // printing nothing.
 func TestReasonString(t *testing.T) {
 	seen := map[string]Reason{}
-	for r := Reason(1); r <= ReasonClosed; r++ {
+	for r := Reason(1); r <= ReasonKeyNotAccepted; r++ {
 		s := r.String()
 		if s == "" || strings.HasPrefix(s, "archive.Reason(") {
 			t.Errorf("reason %d has no text", int(r))
@@ -20,7 +20,7 @@ func TestReasonString(t *testing.T) {
 		}
 		seen[s] = r
 	}
-	if got, want := (ReasonClosed + 1).String(), fmt.Sprintf("archive.Reason(%d)", int(ReasonClosed+1)); got != want {
+	if got, want := (ReasonKeyNotAccepted + 1).String(), fmt.Sprintf("archive.Reason(%d)", int(ReasonKeyNotAccepted+1)); got != want {
 		t.Errorf("unknown reason: %q, want %q", got, want)
 	}
 }

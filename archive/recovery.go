@@ -27,7 +27,7 @@ func (w *Writer) recover(fresh bool) error {
 	if err := w.cleanTemp(); err != nil {
 		return err
 	}
-	keys, _, err := readKeys(w.dir)
+	keys, _, _, err := readAcceptedKeys(w.dir, w.meta.Origin)
 	if err != nil {
 		return err
 	}

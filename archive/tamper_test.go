@@ -326,35 +326,47 @@ func TestTamper(t *testing.T) {
 			t.Fatalf("reader: %v", err)
 		}
 	})
-	t.Run("rewrittenCheckpointOtherKey", func(t *testing.T) {
-		// An attacker drops the last entry and re-signs a checkpoint with
-		// a key of their own (added to keys/): only trust or a saved
-		// checkpoint can tell.
-		dir := buildArchive(t, env, 5)
-		r, _ := OpenReader(dir)
-		saved, _, _ := r.Checkpoint()
-		r.Close()
-		_, offs := entryRecords(t, dir)
-		os.Truncate(filepath.Join(dir, entriesFile), offs[len(offs)-1])
-		rebuildDerived(t, dir)
-		os.Remove(filePath(dir, "rec.wav"))
-		attackerCA := testpki.CA(t, testpki.Options{})
-		attacker := testpki.Signer(t, testpki.Leaf(t, attackerCA, testpki.Options{}))
-		if _, err := writeKey(dir, attacker); err != nil {
-			t.Fatal(err)
-		}
-		ns, _ := newNoteSigner(saved.Origin, attacker.Key, false)
-		r, _ = OpenReader(dir)
-		root, _ := r.TreeHash(r.Size())
-		r.Close()
-		msg, err := signCheckpoint(saved.Origin, 5, root, ns)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(dir, checkpointFile), msg, 0o644)
-		expect(t, dir, CheckOptions{Roots: roots}, CodeCheckpointUntrusted)
-		expect(t, dir, CheckOptions{Witness: saved.Note}, CodeInconsistentWitness)
-	})
+	for _, sameCA := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rewrittenCheckpointOtherKey/sameCA=%v", sameCA), func(t *testing.T) {
+			// An attacker drops the last entry and re-signs a checkpoint with
+			// a key of their own (added to keys/), even one the archive's own
+			// CA issued: the key was not introduced by a rotation from the
+			// archive's first key, so the checkpoint does not verify — no
+			// trust anchor or witness needed.
+			dir := buildArchive(t, env, 5)
+			r, _ := OpenReader(dir)
+			saved, _, _ := r.Checkpoint()
+			r.Close()
+			_, offs := entryRecords(t, dir)
+			os.Truncate(filepath.Join(dir, entriesFile), offs[len(offs)-1])
+			rebuildDerived(t, dir)
+			os.Remove(filePath(dir, "rec.wav"))
+			attackerCA := testpki.CA(t, testpki.Options{})
+			if sameCA {
+				attackerCA = env.ca
+			}
+			attacker := testpki.Signer(t, testpki.Leaf(t, attackerCA, testpki.Options{}))
+			if _, err := writeKey(dir, attacker); err != nil {
+				t.Fatal(err)
+			}
+			ns, _ := newNoteSigner(saved.Origin, attacker.Key, false)
+			r, _ = OpenReader(dir)
+			root, _ := r.TreeHash(r.Size())
+			r.Close()
+			msg, err := signCheckpoint(saved.Origin, 5, root, ns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(dir, checkpointFile), msg, 0o644)
+			expect(t, dir, CheckOptions{}, CodeCheckpointInvalid, CodeKeyInvalid)
+			expect(t, dir, CheckOptions{Roots: roots}, CodeCheckpointInvalid)
+			expect(t, dir, CheckOptions{Witness: saved.Note}, CodeCheckpointInvalid, CodeInconsistentWitness)
+			// Nor can the attacker's key open the archive for writing.
+			if _, err := OpenWriter(dir, Options{Signer: attacker}); ReasonOf(err) != ReasonKeyNotAccepted {
+				t.Errorf("writer with the attacker's key: %v", err)
+			}
+		})
+	}
 	t.Run("oldCheckpointPutBack", func(t *testing.T) {
 		// The log keeps growing; someone puts an older (validly signed)
 		// checkpoint back over the newest. Against a witness of the newer

@@ -29,6 +29,11 @@ type Options struct {
 	Origin string
 	// Signer seals the files and signs the checkpoints. Required.
 	Signer *timeline.Signer
+	// PreviousSigner (OpenWriter only) is a key the archive already
+	// accepts for its checkpoints, given when Signer's key is new: it signs
+	// the rotation that introduces Signer's key (docs/archive.md,
+	// "Checkpoint keys"). Without it a new key is refused.
+	PreviousSigner *timeline.Signer
 	// CheckpointEvery writes a checkpoint after that many entries
 	// (0: 1000; negative: not by count).
 	CheckpointEvery int
@@ -124,7 +129,7 @@ func OpenWriter(dir string, opts Options) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := writeKey(dir, opts.Signer); err != nil {
+	if err := admitKey(dir, meta.Origin, opts); err != nil {
 		unlock()
 		return nil, err
 	}

@@ -25,7 +25,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // buildArchive ingests the given files (name → content) into a new archive
 // at dir, signer by signer: each signer in turn reopens the archive (key
-// rotation continues the chain).
+// rotation, signed by the signer before, continues the chain).
 func buildArchive(t *testing.T, dir string, opts archive.Options, batches ...batch) {
 	t.Helper()
 	src := t.TempDir()
@@ -36,7 +36,8 @@ func buildArchive(t *testing.T, dir string, opts archive.Options, batches ...bat
 		if i == 0 {
 			w, err = archive.Create(dir, opts)
 		} else {
-			w, err = archive.OpenWriter(dir, archive.Options{Signer: b.signer, Logger: quiet})
+			// A new key is introduced by a rotation the previous one signs.
+			w, err = archive.OpenWriter(dir, archive.Options{Signer: b.signer, PreviousSigner: batches[i-1].signer, Logger: quiet})
 		}
 		if err != nil {
 			t.Fatal(err)

@@ -37,6 +37,9 @@ type Config struct {
 	Archive string
 	// Signer seals the files and signs the archive's checkpoints.
 	Signer *timeline.Signer
+	// PreviousSigner, when Signer's key is new to the archive, signs the
+	// rotation that introduces it (archive.Options.PreviousSigner).
+	PreviousSigner *timeline.Signer
 
 	// Include, when not empty, limits the files considered to those
 	// matching one of the globs; Exclude drops files and directories

@@ -84,7 +84,7 @@ func (g *gate) ok() bool {
 
 // archiveOptions are the options of the archive writer.
 func (w *Watcher) archiveOptions() archive.Options {
-	return archive.Options{Signer: w.cfg.Signer, CheckpointEvery: w.cfg.CheckpointEvery,
+	return archive.Options{Signer: w.cfg.Signer, PreviousSigner: w.cfg.PreviousSigner, CheckpointEvery: w.cfg.CheckpointEvery,
 		CheckpointInterval: w.cfg.CheckpointInterval, Logger: w.log, Now: w.cfg.Now}
 }
 

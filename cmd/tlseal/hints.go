@@ -11,12 +11,13 @@ import (
 // Hints for the common failures, in one place: reportExit prints the hint
 // on a line of its own after the error (age's errorWithHint).
 const (
-	hintArchiveLocked = "another tlseal process (a watcher or an ingest) is writing to this archive: stop it or let it finish; readers (audit, verify, proof) need no lock"
-	hintNotArchive    = "an evidence archive is a directory with archive.json, made by 'tlseal ingest' or 'tlseal watch'; to check loose sealed files use 'tlseal verify'"
-	hintWrongPassword = "the password comes from --password-hex, --password-file, $" + passwordEnv + " or the config file, in that order: check which one is set"
-	hintStoreLocked   = "another tlseal command is changing this certificate store: retry when it has finished"
-	hintNoAnchor      = "no trust anchor is configured, so nothing can pass: give --ca ca.pem (or @certstore://ID), or tag the CA in the store with -cadefault"
-	hintUntrusted     = "a signer does not chain to the configured trust anchors: check that --ca names the CA that issued the recorder's certificate ('tlseal inspect FILE' shows the signer and its issuer)"
+	hintArchiveLocked  = "another tlseal process (a watcher or an ingest) is writing to this archive: stop it or let it finish; readers (audit, verify, proof) need no lock"
+	hintNotArchive     = "an evidence archive is a directory with archive.json, made by 'tlseal ingest' or 'tlseal watch'; to check loose sealed files use 'tlseal verify'"
+	hintWrongPassword  = "the password comes from --password-hex, --password-file, $" + passwordEnv + " or the config file, in that order: check which one is set"
+	hintKeyNotAccepted = "a new checkpoint key is introduced by the key before it: add --rotate-from-cert OLD.pem --rotate-from-key OLD.key (or @certstore://OLD-ID); see docs/operations.md, Key rotation"
+	hintStoreLocked    = "another tlseal command is changing this certificate store: retry when it has finished"
+	hintNoAnchor       = "no trust anchor is configured, so nothing can pass: give --ca ca.pem (or @certstore://ID), or tag the CA in the store with -cadefault"
+	hintUntrusted      = "a signer does not chain to the configured trust anchors: check that --ca names the CA that issued the recorder's certificate ('tlseal inspect FILE' shows the signer and its issuer)"
 )
 
 // hintFor returns the hint for err, or "".
@@ -30,6 +31,8 @@ func hintFor(err error) string {
 		return hintArchiveLocked
 	case archive.ReasonNotArchive:
 		return hintNotArchive
+	case archive.ReasonKeyNotAccepted:
+		return hintKeyNotAccepted
 	}
 	switch certstore.ReasonOf(err) {
 	case certstore.ReasonWrongPassword:

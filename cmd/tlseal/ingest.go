@@ -15,11 +15,12 @@ import (
 )
 
 type ingestOptions struct {
-	signer  signerFlags
-	archive string
-	chainID string
-	origin  string
-	name    string
+	signer     signerFlags
+	rotateFrom signerFlags
+	archive    string
+	chainID    string
+	origin     string
+	name       string
 }
 
 func newIngestCommand(root *rootOptions) *cobra.Command {
@@ -38,10 +39,14 @@ relative to it. A name already in the archive gets a new version
 (events/e1.json, then events/e1.v2.json, ...): nothing is ever overwritten.
 The archive is created when DIR does not exist or is empty (--chain-id and
 --origin then name it). One writer at a time: a second one gets an error.
+The archive's checkpoint keys are pinned: a signer whose key is new to the
+archive needs --rotate-from-cert/--rotate-from-key naming a key it accepts,
+which signs the rotation (once; later runs need no rotation flags).
 Layout, log and recovery rules: docs/archive.md.`,
 		Example: `  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key rec.wav event.json
   tlseal ingest --archive evidence/ --cert signer.pem --key signer.key recorder/
-  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key --name unit7/rec.wav rec.wav`,
+  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key --name unit7/rec.wav rec.wav
+  tlseal ingest --archive evidence/ --cert new.pem --key new.key --rotate-from-cert old.pem --rotate-from-key old.key rec.wav`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runIngest(cmd.Context(), root, &opts, args)
@@ -54,6 +59,7 @@ Layout, log and recovery rules: docs/archive.md.`,
 	f.StringVar(&opts.chainID, "chain-id", "", "chain id of a new archive (default: a random UUID)")
 	f.StringVar(&opts.origin, "origin", "", "checkpoint origin of a new archive (default: tlseal.local/<chain id>)")
 	f.StringVar(&opts.name, "name", "", "source name recorded for the one FILE (default: its base name)")
+	opts.rotateFrom.registerRotateFrom(f)
 	return cmd
 }
 
@@ -75,8 +81,12 @@ func runIngest(ctx context.Context, root *rootOptions, opts *ingestOptions, args
 	if err != nil {
 		return err
 	}
+	prev, err := root.loadPreviousSigner(opts.rotateFrom)
+	if err != nil {
+		return err
+	}
 	w, created, err := archive.OpenOrCreate(opts.archive, archive.Options{
-		ChainID: opts.chainID, Origin: opts.origin, Signer: signer, Logger: cliLogger(root.stderr),
+		ChainID: opts.chainID, Origin: opts.origin, Signer: signer, PreviousSigner: prev, Logger: cliLogger(root.stderr),
 	})
 	if err != nil {
 		return err

@@ -28,6 +28,29 @@ type signerFlags struct {
 	cert, key string
 }
 
+// rotateFromFlags name the archive's previous checkpoint key, which signs
+// the rotation to a new signer (ingest, watch).
+func (s *signerFlags) registerRotateFrom(f *pflag.FlagSet) {
+	f.StringVar(&s.cert, "rotate-from-cert", "", "when the signer's key is new to the archive: the previous signer's certificate (@certstore://ID or PEM), whose key signs the rotation (docs/archive.md, Checkpoint keys)")
+	f.StringVar(&s.key, "rotate-from-key", "", "the previous signer's private key (default: with --rotate-from-cert)")
+}
+
+// loadPreviousSigner resolves --rotate-from-cert/--rotate-from-key, or
+// returns nil when they are not given.
+func (o *rootOptions) loadPreviousSigner(f signerFlags) (*timeline.Signer, error) {
+	if f.cert == "" && f.key == "" {
+		return nil, nil
+	}
+	if f.cert == "" {
+		return nil, usagef("--rotate-from-key needs --rotate-from-cert")
+	}
+	s, err := o.loadSigner(f)
+	if err != nil {
+		return nil, fmt.Errorf("--rotate-from-cert: %w", err)
+	}
+	return s, nil
+}
+
 const (
 	certFlagHelp = "signing certificate: @certstore://ID or PEM file (leaf first, then intermediates); default: the store's -enginedefault element"
 	keyFlagHelp  = "its private key: @certstore://ID or PEM file (PKCS#8 or SEC1); default: with the certificate"

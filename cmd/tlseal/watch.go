@@ -19,6 +19,7 @@ import (
 
 type watchOptions struct {
 	signer             signerFlags
+	rotateFrom         signerFlags
 	sources            []string
 	archive            string
 	stateDir           string
@@ -78,6 +79,7 @@ Settings may also come from the "watch" member of --config (flags win).`,
 	f := cmd.Flags()
 	f.StringVar(&opts.signer.cert, "cert", "", certFlagHelp)
 	f.StringVar(&opts.signer.key, "key", "", keyFlagHelp)
+	opts.rotateFrom.registerRotateFrom(f)
 	f.StringArrayVar(&opts.sources, "source", nil, "directory to watch, recursively (repeatable; with several, source names are prefixed by each directory's base name)")
 	f.StringVar(&opts.archive, "archive", "", "archive directory (created when missing or empty)")
 	f.StringVar(&opts.stateDir, "state-dir", "", "state cache (default ARCHIVE/"+watch.StateDirName+")")
@@ -138,6 +140,9 @@ func runWatch(ctx context.Context, root *rootOptions, opts *watchOptions) error 
 		return err
 	}
 	cfg.Signer = signer
+	if cfg.PreviousSigner, err = root.loadPreviousSigner(opts.rotateFrom); err != nil {
+		return err
+	}
 	cfg.Logger = logger
 	w, err := watch.New(cfg)
 	if err != nil {
