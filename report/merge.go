@@ -222,6 +222,64 @@ func readHeader(path string) (*Report, error) {
 	return Read(strings.NewReader(string(b)))
 }
 
+// ShardSetError is a set of reports that are not every shard of one audit
+// exactly once: merging them would report a pass for entries nobody
+// checked.
+type ShardSetError struct{ Msg string }
+
+func (e *ShardSetError) Error() string { return "audit merge: " + e.Msg }
+
+// completeShardSet checks that the reports are the shards 0..n-1 of n, each
+// once, of one archive at one checkpoint (the rest of the headers is
+// compared by merge).
+func completeShardSet(shards []*Report) error {
+	n := 0
+	seen := map[int]int{} // shard index → report number
+	for i, s := range shards {
+		a := s.Archive
+		if a == nil {
+			return &ShardSetError{fmt.Sprintf("report %d is not an archive audit", i+1)}
+		}
+		if a.Shard == nil {
+			if len(shards) == 1 {
+				return nil // one whole audit: nothing to combine, nothing missing
+			}
+			return &ShardSetError{fmt.Sprintf("report %d is not a shard report (it audited the whole archive, not --shard i/n)", i+1)}
+		}
+		if n == 0 {
+			n = a.Shard.Of
+		}
+		if a.Shard.Of != n || a.Shard.Index < 0 || a.Shard.Index >= a.Shard.Of {
+			return &ShardSetError{fmt.Sprintf("report %d is shard %d/%d, report 1 of a split into %d", i+1, a.Shard.Index, a.Shard.Of, n)}
+		}
+		if j, dup := seen[a.Shard.Index]; dup {
+			return &ShardSetError{fmt.Sprintf("shard %d/%d is given twice (reports %d and %d)", a.Shard.Index, n, j, i+1)}
+		}
+		seen[a.Shard.Index] = i + 1
+		if b := shards[0].Archive; a.ChainID != b.ChainID || !sameCheckpoint(a.Checkpoint, b.Checkpoint) {
+			return &ShardSetError{fmt.Sprintf("report %d is of another archive or checkpoint (chain %s, checkpoint %s) than report 1 (chain %s, checkpoint %s)",
+				i+1, a.ChainID, checkpointName(a.Checkpoint), b.ChainID, checkpointName(b.Checkpoint))}
+		}
+	}
+	var missing []string
+	for i := range n {
+		if _, ok := seen[i]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", i, n))
+		}
+	}
+	if len(missing) > 0 {
+		return &ShardSetError{fmt.Sprintf("shard %s missing: the merged report would not cover %d of the %d parts of the archive", strings.Join(missing, ", "), len(missing), n)}
+	}
+	return nil
+}
+
+func checkpointName(c *verify.CheckpointInfo) string {
+	if c == nil {
+		return "none"
+	}
+	return fmt.Sprintf("size %d root %s", c.Size, c.Root)
+}
+
 // merge merges the shards whose headers (everything but the items) are
 // given; open reads the items of shard i, as often as needed.
 func merge(args []string, shards []*Report, open func(i int) (itemReader, error), now time.Time) (*Report, error) {
@@ -233,6 +291,9 @@ func merge(args []string, shards []*Report, open func(i int) (itemReader, error)
 		Trust: first.Trust, Items: []*verify.ItemResult{}}
 	out.Command = strings.Join(args, " ")
 	out.StartedAt = first.StartedAt
+	if err := completeShardSet(shards); err != nil {
+		return nil, err
+	}
 	var archiveRes *verify.ArchiveResult
 	for i, s := range shards {
 		if s.StartedAt < out.StartedAt {
@@ -245,6 +306,7 @@ func merge(args []string, shards []*Report, open func(i int) (itemReader, error)
 			if archiveRes == nil {
 				c := *a
 				c.Findings = slices.Clone(a.Findings)
+				c.Shard = nil // the merge covers every shard
 				archiveRes = &c
 			} else {
 				if a.ChainID != archiveRes.ChainID || !sameCheckpoint(a.Checkpoint, archiveRes.Checkpoint) {

@@ -142,7 +142,7 @@ func TestMergeFiles(t *testing.T) {
 			t.Errorf("%s: merged report differs:\nstreamed:\n%s\nin memory:\n%s\nwant:\n%s", w.name, a.String(), b.String(), want.String())
 		}
 	}
-	if _, err := report.MergeFiles(nil, []string{p, p}, now); err == nil || !strings.Contains(err.Error(), "overlap") {
+	if _, err := report.MergeFiles(nil, []string{p, p}, now); err == nil || !strings.Contains(err.Error(), "not a shard report") {
 		t.Errorf("overlapping shards: %v", err)
 	}
 	mem.Items[0], mem.Items[1] = mem.Items[1], mem.Items[0]

@@ -25,6 +25,12 @@ import (
 // files belong to shard 0, so that merged shard reports equal a single run.
 type Shard struct{ I, N int }
 
+// ShardInfo is how a report names its shard: index I of N.
+type ShardInfo struct {
+	Index int `json:"index"`
+	Of    int `json:"of"`
+}
+
 // Owns reports whether the shard holds entry index i.
 func (s Shard) Owns(i int64) bool { return s.N <= 1 || i%int64(s.N) == int64(s.I) }
 
@@ -88,6 +94,7 @@ type ArchiveResult struct {
 	Entries    int64           `json:"entries"`
 	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
 	Witness    *CheckpointInfo `json:"witness,omitempty"`
+	Shard      *ShardInfo      `json:"shard,omitempty"` // the part audited, when not all
 	Findings   []Finding       `json:"findings"`
 	Verdict    Verdict         `json:"verdict"`
 
@@ -245,6 +252,9 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		}
 	}
 	res.ChainID, res.Origin, res.Entries = cr.Metadata.ChainID, cr.Metadata.Origin, cr.Size
+	if opts.Shard.N > 1 {
+		res.Shard = &ShardInfo{Index: opts.Shard.I, Of: opts.Shard.N}
+	}
 	if cp := cr.Checkpoint; cp != nil {
 		res.Checkpoint = &CheckpointInfo{Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:])}
 		res.CheckpointNote = cp.Note
