@@ -64,10 +64,17 @@ func RefWriteText(w io.Writer, r *Report) error {
 	}
 	s := r.Summary
 	fmt.Fprintf(&b, "%d item(s): %d passed, %d failed, %d indeterminate", s.Items, s.Passed, s.Failed, s.Indeterminate)
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, ", %d skipped", s.Skipped)
+	}
 	if r.Archive != nil {
 		fmt.Fprintf(&b, ", %d missing, %d unlisted", s.Missing, s.Unlisted)
 	}
-	fmt.Fprintf(&b, "; verdict: %s\n", r.Verdict)
+	w1 := "warnings"
+	if s.Warnings == 1 {
+		w1 = "warning"
+	}
+	fmt.Fprintf(&b, ", %d %s; verdict: %s\n", s.Warnings, w1, r.Verdict)
 	if len(r.Trust.Anchors) == 0 {
 		b.WriteString("note: no trust anchor was given (--ca), so no item can pass.\n")
 	}
@@ -120,7 +127,7 @@ func RefWriteJUnit(w io.Writer, r *Report) error {
 		switch it.Verdict {
 		case verify.Failed:
 			s.Failures++
-		case verify.Indeterminate:
+		case verify.Indeterminate, verify.Skipped:
 			s.Skipped++
 		}
 		s.Cases = append(s.Cases, c)

@@ -43,20 +43,22 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	for _, a := range r.Trust.Anchors {
 		props = append(props, junitProperty{"trustAnchor", a.Subject + " sha256:" + a.SHA256})
 	}
+	// JUnit "skipped" holds the indeterminate items and the files that
+	// are not timeline files.
 	var tests, failures, skipped int
 	for _, it := range r.Items {
 		tests++
 		switch it.Verdict {
 		case verify.Failed:
 			failures++
-		case verify.Indeterminate:
+		case verify.Indeterminate, verify.Skipped:
 			skipped++
 		}
 	}
 	if r.src != nil {
 		tests += r.srcCount.Items
 		failures += r.srcCount.Failed
-		skipped += r.srcCount.Indeterminate
+		skipped += r.srcCount.Indeterminate + r.srcCount.Skipped
 	}
 	counts := func(name string) []xml.Attr {
 		return []xml.Attr{{Name: xml.Name{Local: "name"}, Value: name},
@@ -118,6 +120,8 @@ func junitCaseOf(it *verify.ItemResult) junitCase {
 		c.Failure = &junitMessage{Message: firstCode(it, verify.SevError), Type: "failed", Text: text}
 	case verify.Indeterminate:
 		c.Skipped = &junitMessage{Message: "indeterminate: " + firstCode(it, verify.SevWarning), Text: text}
+	case verify.Skipped:
+		c.Skipped = &junitMessage{Message: "skipped: not a timeline file", Text: text}
 	default:
 		c.SystemOut = text
 	}

@@ -41,6 +41,8 @@ type Summary struct {
 	Passed        int   `json:"passed"`
 	Failed        int   `json:"failed"`
 	Indeterminate int   `json:"indeterminate"`
+	Skipped       int   `json:"skipped"`
+	Warnings      int   `json:"warnings"` // warning findings of the items and the archive
 	Missing       int   `json:"missing"`
 	Unlisted      int   `json:"unlisted"`
 	Bytes         int64 `json:"bytes"`
@@ -66,6 +68,7 @@ type Report struct {
 	src      func(yield func(*verify.ItemResult) bool) error
 	srcAt    int
 	srcCount verify.ItemCounts
+	counts   verify.ItemCounts // the items in Items
 }
 
 // Trust lists the trust anchors used.
@@ -99,16 +102,7 @@ func (r *Report) Add(it *verify.ItemResult) {
 }
 
 func (r *Report) count(it *verify.ItemResult) {
-	r.Summary.Items++
-	r.Summary.Bytes += it.Size
-	switch it.Verdict {
-	case verify.Passed:
-		r.Summary.Passed++
-	case verify.Failed:
-		r.Summary.Failed++
-	default:
-		r.Summary.Indeterminate++
-	}
+	r.counts.Add(it, 1)
 }
 
 // AddArchive records an archive audit: its items and its own findings. The
@@ -132,11 +126,6 @@ func (r *Report) AddArchive(a *verify.ArchiveResult) {
 // src, which c counts.
 func (r *Report) setSource(src func(yield func(*verify.ItemResult) bool) error, c verify.ItemCounts) {
 	r.src, r.srcAt, r.srcCount = src, len(r.Items), c
-	r.Summary.Items += c.Items
-	r.Summary.Passed += c.Passed
-	r.Summary.Failed += c.Failed
-	r.Summary.Indeterminate += c.Indeterminate
-	r.Summary.Bytes += c.Bytes
 }
 
 // Each calls yield for every item of the report in order (a spooled
@@ -173,23 +162,22 @@ func (r *Report) Each(yield func(*verify.ItemResult) bool) error {
 // indeterminate: nothing was shown to be intact.
 func (r *Report) Finish(finished time.Time) {
 	r.FinishedAt = finished.UTC().Format(timeLayout)
-	vs := make([]verify.Verdict, 0, len(r.Items)+4)
-	for _, it := range r.Items {
-		vs = append(vs, it.Verdict)
-	}
-	if r.src != nil {
-		c := r.srcCount
-		for v, n := range map[verify.Verdict]int{verify.Passed: c.Passed, verify.Failed: c.Failed, verify.Indeterminate: c.Indeterminate} {
-			if n > 0 {
-				vs = append(vs, v)
-			}
-		}
-	}
+	// The summary: one count of the items in memory and from src, the
+	// archive's own warnings added.
+	c, s := r.counts, r.srcCount
+	sum := &r.Summary
+	sum.Items, sum.Passed, sum.Failed = c.Items+s.Items, c.Passed+s.Passed, c.Failed+s.Failed
+	sum.Indeterminate, sum.Skipped, sum.Bytes = c.Indeterminate+s.Indeterminate, c.Skipped+s.Skipped, c.Bytes+s.Bytes
+	sum.Warnings = c.Warnings + s.Warnings
+	vs := append(c.Verdicts(), s.Verdicts()...)
 	if r.Archive != nil {
 		vs = append(vs, r.Archive.Verdict)
+		sum.Warnings += verify.Warnings(r.Archive.Findings)
 	}
 	r.Verdict = verify.Combine(vs...)
-	if len(r.Items)+r.srcCount.Items == 0 && r.Archive == nil {
+	// Nothing judged (an empty run, or only skipped files): nothing was
+	// shown to be intact.
+	if sum.Items-sum.Skipped == 0 && r.Archive == nil {
 		r.Verdict = verify.Indeterminate
 	}
 }
@@ -311,12 +299,23 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	s := r.Summary
 	fmt.Fprintf(b, "%d item(s): %d passed, %d failed, %d indeterminate", s.Items, s.Passed, s.Failed, s.Indeterminate)
+	if s.Skipped > 0 {
+		fmt.Fprintf(b, ", %d skipped", s.Skipped)
+	}
 	if r.Archive != nil {
 		fmt.Fprintf(b, ", %d missing, %d unlisted", s.Missing, s.Unlisted)
 	}
-	fmt.Fprintf(b, "; verdict: %s\n", r.Verdict)
+	fmt.Fprintf(b, ", %d %s; verdict: %s\n", s.Warnings, plural(s.Warnings, "warning", "warnings"), r.Verdict)
 	if len(r.Trust.Anchors) == 0 {
 		b.WriteString("note: no trust anchor was given (--ca), so no item can pass.\n")
 	}
 	return b.Flush()
+}
+
+// plural picks the word for n.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -226,7 +226,7 @@ func TestTextReport(t *testing.T) {
 	var buf bytes.Buffer
 	report.WriteText(&buf, r)
 	out := buf.String()
-	for _, want := range []string{"FAILED", "INDETERMINATE", "PASSED", "3 item(s): 1 passed, 1 failed, 1 indeterminate; verdict: failed"} {
+	for _, want := range []string{"FAILED", "INDETERMINATE", "PASSED", "3 item(s): 1 passed, 1 failed, 1 indeterminate, 1 warning; verdict: failed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text report lacks %q:\n%s", want, out)
 		}

@@ -61,22 +61,37 @@ type ArchiveOptions struct {
 
 // ItemCounts counts an audit's items by verdict, with their sealed bytes.
 type ItemCounts struct {
-	Items, Passed, Failed, Indeterminate int
-	Bytes                                int64
+	Items, Passed, Failed, Indeterminate, Skipped int
+	Warnings                                      int // warning findings of the items
+	Bytes                                         int64
 }
 
 // Add counts an item (n = 1) or takes it back (n = -1).
 func (c *ItemCounts) Add(it *ItemResult, n int) {
 	c.Items += n
 	c.Bytes += int64(n) * it.Size
+	c.Warnings += n * Warnings(it.Findings)
 	switch it.Verdict {
 	case Passed:
 		c.Passed += n
 	case Failed:
 		c.Failed += n
+	case Skipped:
+		c.Skipped += n
 	default:
 		c.Indeterminate += n
 	}
+}
+
+// Verdicts are the verdicts present among the counted items.
+func (c ItemCounts) Verdicts() []Verdict {
+	var vs []Verdict
+	for v, n := range map[Verdict]int{Passed: c.Passed, Failed: c.Failed, Indeterminate: c.Indeterminate} {
+		if n > 0 {
+			vs = append(vs, v)
+		}
+	}
+	return vs
 }
 
 // CheckpointInfo is how a report names a checkpoint.

@@ -124,6 +124,11 @@ func checkSpooled(t *testing.T, dir string, trust *verify.Trust, opts verify.Arc
 	for _, it := range want.Items {
 		counts.Items++
 		counts.Bytes += it.Size
+		for _, f := range it.Findings {
+			if f.Severity == verify.SevWarning {
+				counts.Warnings++
+			}
+		}
 		switch it.Verdict {
 		case verify.Passed:
 			counts.Passed++

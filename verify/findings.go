@@ -9,6 +9,7 @@ package verify
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/tlseal/tlseal/archive"
@@ -32,6 +33,10 @@ const (
 	Passed        Verdict = "passed"
 	Failed        Verdict = "failed"
 	Indeterminate Verdict = "indeterminate"
+	// Skipped is the verdict of an item that is not a timeline file at all
+	// (notes.txt in a case folder), when the caller chose to skip such
+	// files (Skip): reported, not judged, and no part of a run's verdict.
+	Skipped Verdict = "skipped"
 )
 
 // Effect is what a finding does to the verdict.
@@ -188,7 +193,7 @@ func effect(f Finding) Effect {
 }
 
 // Combine folds item verdicts into an overall one: failed beats
-// indeterminate beats passed.
+// indeterminate beats passed; skipped items do not count.
 func Combine(vs ...Verdict) Verdict {
 	out := Passed
 	for _, v := range vs {
@@ -200,6 +205,29 @@ func Combine(vs ...Verdict) Verdict {
 		}
 	}
 	return out
+}
+
+// Skip marks an item that is not a timeline file (neither RIFF nor a JSON
+// object: Open found seal.notTimeline) as skipped, and reports whether it
+// did. Its findings stay, so the report says why. A timeline file without
+// a seal is not skipped: it stays failed.
+func Skip(it *ItemResult) bool {
+	if !slices.ContainsFunc(it.Findings, func(f Finding) bool { return f.Code == timeline.CodeNotTimeline }) {
+		return false
+	}
+	it.Verdict = Skipped
+	return true
+}
+
+// Warnings counts the findings of severity warning.
+func Warnings(fs []Finding) int {
+	n := 0
+	for _, f := range fs {
+		if f.Severity == SevWarning {
+			n++
+		}
+	}
+	return n
 }
 
 // SortedCodes lists the registered codes in order.

@@ -26,6 +26,7 @@ type auditOptions struct {
 	jobs          int
 	filesFrom     string
 	allowMissing  bool
+	failOn        failOnFlag
 	shard         string
 	quiet         bool
 	report        reportFlags
@@ -68,6 +69,7 @@ the report a single run would have written.
 	f.BoolVar(&opts.allowMissing, "allow-missing", false, "with --files-from: names that match no entry are not an error")
 	f.StringVar(&opts.shard, "shard", "", "audit shard I of N (I/N, 0-based): entries whose index mod N is I")
 	f.BoolVarP(&opts.quiet, "quiet", "q", false, "no progress line")
+	opts.failOn.register(f)
 	opts.report.register(f)
 	cmd.AddCommand(newAuditMergeCommand(root))
 	return cmd
@@ -120,6 +122,9 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 	}
 	shard, err := parseShard(opts.shard)
 	if err != nil {
+		return err
+	}
+	if err := opts.failOn.check(); err != nil {
 		return err
 	}
 	if opts.updateWitness && opts.witness == "" {
@@ -182,8 +187,7 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 			fmt.Fprintf(root.stderr, "witness %s not updated: the audit did not pass\n", opts.witness)
 		}
 	}
-	hint := trustHint(trust, rep.Verdict, untrustedSeen.Load() || untrusted(res.Findings))
-	return &verdictError{code: verdictExit(rep.Verdict), hint: hint}
+	return opts.failOn.verdict(root, rep, trustHint(trust, rep.Verdict, untrustedSeen.Load() || untrusted(res.Findings)))
 }
 
 // auditArgs is the command line as a report records it (the flags that
@@ -198,6 +202,9 @@ func auditArgs(opts *auditOptions, dir string) []string {
 	}
 	if opts.allowMissing {
 		a = append(a, "--allow-missing")
+	}
+	if opts.failOn.level != "" {
+		a = append(a, "--fail-on", opts.failOn.level)
 	}
 	if opts.shard != "" {
 		a = append(a, "--shard", opts.shard)

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/spf13/pflag"
+	"github.com/tlseal/tlseal/report"
 )
 
 // Exit statuses, the same for every command. They are documented in the root
@@ -64,4 +67,29 @@ func reportExit(stderr io.Writer, err error) int {
 		fmt.Fprintln(stderr, "Run 'tlseal --help' for usage.")
 	}
 	return exitError
+}
+
+// failOnFlag is --fail-on of verify and audit: "warning" makes any warning
+// finding exit 1, for jobs that must not pass over a warning unread.
+type failOnFlag struct{ level string }
+
+func (f *failOnFlag) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.level, "fail-on", "", "warning: exit 1 when any finding is a warning (the report's summary counts them)")
+}
+
+func (f *failOnFlag) check() error {
+	if f.level != "" && f.level != "warning" {
+		return usagef("--fail-on takes \"warning\", not %q", f.level)
+	}
+	return nil
+}
+
+// verdict is the exit of a finished report, with --fail-on applied.
+func (f *failOnFlag) verdict(root *rootOptions, rep *report.Report, hint string) error {
+	code := verdictExit(rep.Verdict)
+	if w := rep.Summary.Warnings; f.level == "warning" && w > 0 && code != exitFailed {
+		fmt.Fprintf(root.stderr, "tlseal: --fail-on warning: %d warning finding(s): exit %d\n", w, exitFailed)
+		code = exitFailed
+	}
+	return &verdictError{code: code, hint: hint}
 }

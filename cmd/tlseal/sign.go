@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/watch"
 )
 
 type signOptions struct {
@@ -89,11 +90,15 @@ func runSign(ctx context.Context, root *rootOptions, opts *signOptions, inputs [
 		if name == "" {
 			name = filepath.Base(in)
 		}
+		incomplete := incompleteDetail(in)
 		res, err := timeline.SealFile(in, out, overwrite, timeline.SealOptions{Name: name, Signer: signer})
 		if err != nil {
 			failed++
 			fmt.Fprintf(root.stderr, "tlseal: sign %s: %v\n", in, err)
 			continue
+		}
+		if incomplete != "" {
+			fmt.Fprintf(root.stderr, "tlseal: warning: sign %s: not structurally complete (%s): sealed as it is, byte for byte; a player may play the seal chunk as sound, and verify reports the original's damage as a warning\n", in, incomplete)
 		}
 		fmt.Fprintf(root.stdout, "sealed %s -> %s (%s, %d bytes, sha256 %s, %s)\n",
 			in, out, res.Envelope.Kind, res.Size, res.Envelope.SHA256, res.Envelope.Alg)
@@ -102,4 +107,26 @@ func runSign(ctx context.Context, root *rootOptions, opts *signOptions, inputs [
 		return &verdictError{code: exitError}
 	}
 	return nil
+}
+
+// incompleteDetail says why a file about to be sealed is not structurally
+// complete (a recording cut short: RIFF sizes that are not final, a JSON
+// object not closed), or "" — the watcher's own completeness check, so
+// that sign warns where the watcher records watch.incomplete. A file that
+// cannot be read is left to the sealer to report.
+func incompleteDetail(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	c, err := watch.CheckComplete(f, st.Size())
+	if err != nil || c.Status != watch.Incomplete {
+		return ""
+	}
+	return c.Detail
 }

@@ -18,6 +18,8 @@ type verifyOptions struct {
 	trust  trustFlags
 	report reportFlags
 	jobs   int
+	strict bool
+	failOn failOnFlag
 }
 
 func newVerifyCommand(root *rootOptions) *cobra.Command {
@@ -32,6 +34,11 @@ was valid when the seal was made and may sign (key usage digitalSignature).
 
 Each file gets a verdict: passed, failed or indeterminate. Without --ca no file
 can pass: an embedded certificate proves nothing on its own (cert.untrusted).
+A file that is no timeline file at all (notes.txt in a case folder: neither
+RIFF nor a JSON object) is reported as skipped and does not decide the run;
+--strict fails it instead. A timeline file without a seal always fails.
+--fail-on warning exits 1 when any finding is a warning (a recording sealed
+cut short, a high-S signature, an entry no checkpoint covers yet).
 A directory that is an evidence archive gets the archive audit (as tlseal audit).
 Finding codes are listed in docs/findings.md. Reports: text on standard output
 by default; --format json|html|junit (repeatable) with -o FILE per format or
@@ -50,6 +57,8 @@ by default; --format json|html|junit (repeatable) with -o FILE per format or
 	f := cmd.Flags()
 	opts.trust.register(f)
 	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
+	f.BoolVar(&opts.strict, "strict", false, "a file that is not a timeline file fails instead of being skipped")
+	opts.failOn.register(f)
 	opts.report.register(f)
 	return cmd
 }
@@ -57,6 +66,9 @@ by default; --format json|html|junit (repeatable) with -o FILE per format or
 func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args []string) error {
 	targets, err := opts.report.targets()
 	if err != nil {
+		return err
+	}
+	if err := opts.failOn.check(); err != nil {
 		return err
 	}
 	trust, err := root.loadTrust(opts.trust)
@@ -109,6 +121,9 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 		// an archive audit), so that the heap the collector walks stays
 		// small.
 		o.Result.Opened, o.Result.Cert, o.Result.Wave = nil, nil, nil
+		if !opts.strict {
+			verify.Skip(o.Result)
+		}
 		untrustedSeen = untrustedSeen || untrusted(o.Result.Findings)
 		rep.Add(o.Result)
 	})
@@ -122,7 +137,7 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	if opErr != nil {
 		return &verdictError{code: exitError}
 	}
-	return &verdictError{code: verdictExit(rep.Verdict), hint: trustHint(trust, rep.Verdict, untrustedSeen)}
+	return opts.failOn.verdict(root, rep, trustHint(trust, rep.Verdict, untrustedSeen))
 }
 
 // verdictExit maps a verdict to the exit status.
