@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -250,7 +251,9 @@ func (c *checker) checkpoint() {
 	cp, key, err := readCheckpoint(c.dir, c.meta.Origin, keys)
 	switch {
 	case err != nil:
-		c.add(CodeCheckpointInvalid, 0, checkpointFile, "%v", err)
+		// The problem names the file already: "checkpoint: checkpoint: ..."
+		// helps nobody.
+		c.add(CodeCheckpointInvalid, 0, checkpointFile, "%s", strings.TrimPrefix(err.Error(), "checkpoint: "))
 	case cp == nil:
 		c.add(CodeCheckpointMissing, 0, checkpointFile, "the archive has no checkpoint")
 	default:

@@ -54,14 +54,21 @@ func (r Reason) String() string {
 type Error struct {
 	Reason Reason
 	Path   string // the store (or input) file concerned, if any
+	// Input says Path is an input file (a PEM of CA certificates, a key),
+	// not a certificate store: the message does not call it one.
+	Input  bool
 	Detail string // what exactly, for humans; never contains secrets
 	Err    error  // the underlying error, if any
 }
 
-// Error returns "certstore FILE: REASON: DETAIL: ERR", leaving out empty parts.
+// Error returns "certstore FILE: REASON: DETAIL: ERR" ("FILE: REASON: ..."
+// for an input file), leaving out empty parts.
 func (e *Error) Error() string {
 	s := "certstore"
-	if e.Path != "" {
+	switch {
+	case e.Input:
+		s = e.Path
+	case e.Path != "":
 		s += " " + e.Path
 	}
 	s += ": " + e.Reason.String()
@@ -85,6 +92,13 @@ func ReasonOf(err error) Reason {
 		return e.Reason
 	}
 	return 0
+}
+
+// inputErrorf is errorf for an input file that is not a store.
+func inputErrorf(r Reason, path string, err error, format string, args ...any) *Error {
+	e := errorf(r, path, err, format, args...)
+	e.Input = true
+	return e
 }
 
 func errorf(r Reason, path string, err error, format string, args ...any) *Error {

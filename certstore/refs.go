@@ -73,11 +73,35 @@ func (s *Store) Signer(ref string) (cert *x509.Certificate, chain []*x509.Certif
 // "@certstore://ID"; no refs means every element tagged "-cadefault" (at
 // least one must exist).
 func (s *Store) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
+	as, err := s.trustAnchors(refs)
+	return anchorCerts(as), err
+}
+
+// Anchor is a trust anchor with where it came from, as a report names it:
+// "certstore FILE @certstore://ID" (with " (-cadefault)" when chosen by
+// the tag) or "file PATH".
+type Anchor struct {
+	Cert   *x509.Certificate
+	Source string
+}
+
+func anchorCerts(as []Anchor) []*x509.Certificate {
+	if as == nil {
+		return nil
+	}
+	out := make([]*x509.Certificate, len(as))
+	for i, a := range as {
+		out[i] = a.Cert
+	}
+	return out
+}
+
+func (s *Store) trustAnchors(refs []string) ([]Anchor, error) {
+	var out []Anchor
 	if len(refs) == 0 {
 		for _, e := range s.elements {
 			if e.HasTag(TagCADefault) {
-				out = append(out, e.Cert)
+				out = append(out, Anchor{e.Cert, "certstore " + s.path + " " + RefPrefix + e.ID + " (" + TagCADefault + ")"})
 			}
 		}
 		if len(out) == 0 {
@@ -90,7 +114,7 @@ func (s *Store) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, e.Cert)
+		out = append(out, Anchor{e.Cert, "certstore " + s.path + " " + RefPrefix + e.ID})
 	}
 	return out, nil
 }
@@ -209,20 +233,20 @@ func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain
 	default:
 		data, err := os.ReadFile(certRef)
 		if err != nil {
-			return nil, nil, nil, errorf(ReasonIO, certRef, err, "reading certificate")
+			return nil, nil, nil, inputErrorf(ReasonIO, certRef, err, "reading certificate")
 		}
 		certs, err := ParseCertificates(data)
 		if err != nil {
-			return nil, nil, nil, errorf(ReasonInvalidElement, certRef, err, "certificate")
+			return nil, nil, nil, inputErrorf(ReasonInvalidElement, certRef, err, "certificate")
 		}
 		cert, chain = certs[0], certs[1:]
 		if keyRef == "" {
 			k, found, err := ParsePrivateKey(data)
 			if !found {
-				return nil, nil, nil, errorf(ReasonInvalidArgument, certRef, nil, "the certificate is a file: name its key too (--key FILE or %sID)", RefPrefix)
+				return nil, nil, nil, inputErrorf(ReasonInvalidArgument, certRef, nil, "the certificate is a file: name its key too (--key FILE or %sID)", RefPrefix)
 			}
 			if err != nil {
-				return nil, nil, nil, errorf(ReasonInvalidElement, certRef, err, "private key")
+				return nil, nil, nil, inputErrorf(ReasonInvalidElement, certRef, err, "private key")
 			}
 			key = k
 		}
@@ -233,7 +257,7 @@ func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain
 		}
 	}
 	if !keyMatches(key, cert) {
-		return nil, nil, nil, errorf(ReasonKeyMismatch, keyRef, nil, "the private key does not belong to certificate %q", cert.Subject.String())
+		return nil, nil, nil, inputErrorf(ReasonKeyMismatch, keyRef, nil, "the private key does not belong to certificate %q", cert.Subject.String())
 	}
 	if err := CheckSigningKey(key); err != nil {
 		return nil, nil, nil, &Error{Reason: ReasonUnsupportedKey, Path: keyRef, Err: err}
@@ -259,12 +283,12 @@ func (r *Resolver) key(ref string) (crypto.Signer, error) {
 	}
 	data, err := os.ReadFile(ref)
 	if err != nil {
-		return nil, errorf(ReasonIO, ref, err, "reading private key")
+		return nil, inputErrorf(ReasonIO, ref, err, "reading private key")
 	}
 	k, _, err := ParsePrivateKey(data)
 	clear(data)
 	if err != nil {
-		return nil, errorf(ReasonInvalidElement, ref, err, "private key")
+		return nil, inputErrorf(ReasonInvalidElement, ref, err, "private key")
 	}
 	return k, nil
 }
@@ -273,6 +297,12 @@ func (r *Resolver) key(ref string) (crypto.Signer, error) {
 // file (every certificate in it is an anchor). No refs, or only empty ones,
 // means the store's elements tagged "-cadefault".
 func (r *Resolver) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
+	as, err := r.TrustAnchorSources(refs)
+	return anchorCerts(as), err
+}
+
+// TrustAnchorSources is TrustAnchors with where each anchor came from.
+func (r *Resolver) TrustAnchorSources(refs []string) ([]Anchor, error) {
 	var nonEmpty []string
 	for _, ref := range refs {
 		if ref != "" {
@@ -284,31 +314,33 @@ func (r *Resolver) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s.TrustAnchors(nil)
+		return s.trustAnchors(nil)
 	}
-	var out []*x509.Certificate
+	var out []Anchor
 	for _, ref := range nonEmpty {
 		if _, ok := ParseRef(ref); ok {
 			s, err := r.Store()
 			if err != nil {
 				return nil, err
 			}
-			c, err := s.TrustAnchors([]string{ref})
+			as, err := s.trustAnchors([]string{ref})
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, c...)
+			out = append(out, as...)
 			continue
 		}
 		data, err := os.ReadFile(ref)
 		if err != nil {
-			return nil, errorf(ReasonIO, ref, err, "reading CA certificates")
+			return nil, inputErrorf(ReasonIO, ref, err, "reading CA certificates")
 		}
 		certs, err := ParseCertificates(data)
 		if err != nil {
-			return nil, errorf(ReasonInvalidElement, ref, err, "CA certificates")
+			return nil, inputErrorf(ReasonInvalidElement, ref, err, "CA certificates")
 		}
-		out = append(out, certs...)
+		for _, c := range certs {
+			out = append(out, Anchor{c, "file " + ref})
+		}
 	}
 	return out, nil
 }

@@ -50,7 +50,11 @@ func RefWriteText(w io.Writer, r *Report) error {
 		}
 	}
 	if a := r.Archive; a != nil {
-		fmt.Fprintf(&b, "archive: chain %s, %d entries", a.ChainID, a.Entries)
+		ent := "entries"
+		if a.Entries == 1 {
+			ent = "entry"
+		}
+		fmt.Fprintf(&b, "archive: chain %s, %d %s", a.ChainID, a.Entries, ent)
 		if cp := a.Checkpoint; cp != nil {
 			fmt.Fprintf(&b, ", checkpoint size %d root %s", cp.Size, cp.Root)
 		}

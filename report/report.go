@@ -285,7 +285,7 @@ func WriteText(w io.Writer, r *Report) error {
 		return err
 	}
 	if a := r.Archive; a != nil {
-		fmt.Fprintf(b, "archive: chain %s, %d entries", a.ChainID, a.Entries)
+		fmt.Fprintf(b, "archive: chain %s, %d %s", a.ChainID, a.Entries, plural(int(a.Entries), "entry", "entries"))
 		if cp := a.Checkpoint; cp != nil {
 			fmt.Fprintf(b, ", checkpoint size %d root %s", cp.Size, cp.Root)
 		}

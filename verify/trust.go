@@ -19,6 +19,9 @@ import (
 // signedAt is still checked for every seal.
 type Trust struct {
 	Anchors []*x509.Certificate
+	// Sources say where each anchor came from (a file, a certificate store
+	// element), for the report; optional, index by index with Anchors.
+	Sources []string
 	// SignerEKUs are the extended key usages, besides id-kp-documentSigning
 	// and anyExtendedKeyUsage, that make a signer certificate acceptable
 	// when it has the extension at all (see checkSignerUsage).
@@ -79,13 +82,18 @@ func NewTrust(anchors []*x509.Certificate) *Trust {
 type AnchorInfo struct {
 	Subject string `json:"subject"`
 	SHA256  string `json:"sha256"`
+	Source  string `json:"source,omitempty"` // "file PATH" or "certstore FILE @certstore://ID"
 }
 
 // AnchorInfos describes the anchors.
 func (t *Trust) AnchorInfos() []AnchorInfo {
 	out := make([]AnchorInfo, 0, len(t.Anchors))
-	for _, a := range t.Anchors {
-		out = append(out, AnchorInfo{Subject: a.Subject.String(), SHA256: Fingerprint(a)})
+	for i, a := range t.Anchors {
+		info := AnchorInfo{Subject: a.Subject.String(), SHA256: Fingerprint(a)}
+		if i < len(t.Sources) {
+			info.Source = t.Sources[i]
+		}
+		out = append(out, info)
 	}
 	return out
 }

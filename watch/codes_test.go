@@ -1,8 +1,11 @@
 package watch
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/internal/codescan"
 	"github.com/tlseal/tlseal/verify"
 )
@@ -34,5 +37,17 @@ func TestCodesRegistered(t *testing.T) {
 	// The note the watcher records has the registered severity.
 	if n := incompleteNote(0, "x"); string(n.Severity) != string(verify.Codes[CodeIncomplete].Severity) {
 		t.Errorf("incompleteNote severity %q, registry %q", n.Severity, verify.Codes[CodeIncomplete].Severity)
+	}
+}
+
+// A cause that names the reason already is not prefixed with it again.
+func TestErrorMessageNoRepeat(t *testing.T) {
+	_, err := archive.ReadMetadata(t.TempDir())
+	msg := newError(ReasonArchive, "open archive", "/srv/ev", err).Error()
+	if strings.Contains(msg, "archive: archive:") || !strings.Contains(msg, "not a tlseal archive") {
+		t.Errorf("message %q", msg)
+	}
+	if msg := newError(ReasonVanished, "seal", "a.json", errors.New("gone")).Error(); msg != "watch: seal a.json: vanished: gone" {
+		t.Errorf("message %q", msg)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"syscall"
 
 	"github.com/tlseal/tlseal/archive"
@@ -52,11 +53,19 @@ func (e *Error) Error() string {
 	if e.Path != "" {
 		msg += e.Path + ": "
 	}
-	msg += string(e.Reason)
+	// The reason, unless the cause says it already ("archive: archive:
+	// ..." helps nobody).
+	cause := ""
 	if e.Err != nil {
-		msg += ": " + e.Err.Error()
+		cause = e.Err.Error()
 	}
-	return msg
+	if !strings.HasPrefix(cause, string(e.Reason)+": ") {
+		msg += string(e.Reason)
+		if cause != "" {
+			msg += ": "
+		}
+	}
+	return msg + cause
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -169,7 +169,7 @@ func runAudit(ctx context.Context, root *rootOptions, opts *auditOptions, dir st
 		return err
 	}
 	defer res.Close()
-	rep := report.New(append([]string{"tlseal", "audit"}, auditArgs(opts, dir)...), trust, started)
+	rep := report.New(root.commandLine(append([]string{"tlseal", "audit"}, auditArgs(opts, dir)...)...), trust, started)
 	rep.Case = opts.report.caseOrNil()
 	rep.AddArchive(res)
 	rep.Finish(time.Now())
@@ -294,7 +294,7 @@ func runAuditMerge(root *rootOptions, opts *auditMergeOptions, paths []string) e
 	}
 	// The shard reports are read as streams (again by each --format), not
 	// held in memory.
-	rep, err := report.MergeFiles(append([]string{"tlseal", "audit", "merge"}, paths...), paths, time.Now())
+	rep, err := report.MergeFiles(root.commandLine(append([]string{"tlseal", "audit", "merge"}, paths...)...), paths, time.Now())
 	if err != nil {
 		return err
 	}

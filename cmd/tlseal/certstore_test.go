@@ -337,11 +337,16 @@ func TestPKIInitSignVerify(t *testing.T) {
 			if _, err := timeline.SealFile(in, sealed, false, timeline.SealOptions{Name: "event.json", Signer: signer}); err != nil {
 				t.Fatal(err)
 			}
-			anchors, err := tt.o.resolveTrustAnchors(tt.caRefs)
+			trust, err := tt.o.loadTrust(trustFlags{ca: tt.caRefs})
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := verify.File(sealed, verify.NewTrust(anchors))
+			for i, a := range trust.AnchorInfos() {
+				if !strings.HasPrefix(a.Source, "file ") && !strings.HasPrefix(a.Source, "certstore ") {
+					t.Errorf("anchor %d: source %q", i, a.Source)
+				}
+			}
+			res, err := verify.File(sealed, trust)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -135,7 +135,7 @@ func printCheckpointSummary(out io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "checkpoint: %d entries, root %s (%s)\n", cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]), filepath.Join(dir, "checkpoint"))
+	fmt.Fprintf(out, "checkpoint: %s, root %s (%s)\n", entries(cp.Size), base64.StdEncoding.EncodeToString(cp.Root[:]), filepath.Join(dir, "checkpoint"))
 	return nil
 }
 
@@ -164,7 +164,7 @@ func printArchiveSummary(out io.Writer, dir, name string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "archive %s: %d entries; signed checkpoint:\n%s\n", dir, cp.Size, indent(string(cp.Note)))
+	fmt.Fprintf(out, "archive %s: %s; signed checkpoint:\n%s\n", dir, entries(cp.Size), indent(string(cp.Note)))
 	e, err := r.Lookup(name)
 	if err != nil {
 		return err
@@ -198,4 +198,12 @@ func indent(s string) string {
 		atStart = s[i] == '\n'
 	}
 	return string(out)
+}
+
+// entries says "1 entry", "2 entries".
+func entries(n int64) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }

@@ -26,11 +26,14 @@ import (
 // signerFlags are the --cert/--key flags of commands that seal.
 type signerFlags struct {
 	cert, key string
+	// flags names the two flags in messages (default --cert and --key).
+	flags [2]string
 }
 
 // rotateFromFlags name the archive's previous checkpoint key, which signs
 // the rotation to a new signer (ingest, watch).
 func (s *signerFlags) registerRotateFrom(f *pflag.FlagSet) {
+	s.flags = [2]string{"--rotate-from-cert", "--rotate-from-key"}
 	f.StringVar(&s.cert, "rotate-from-cert", "", "when the signer's key is new to the archive: the previous signer's certificate (@certstore://ID or PEM), whose key signs the rotation (docs/archive.md, Checkpoint keys)")
 	f.StringVar(&s.key, "rotate-from-key", "", "the previous signer's private key (default: with --rotate-from-cert)")
 }
@@ -59,7 +62,7 @@ const (
 
 // loadSigner resolves --cert and --key into a signer.
 func (o *rootOptions) loadSigner(f signerFlags) (*timeline.Signer, error) {
-	cert, chain, key, err := o.resolveSigner(f.cert, f.key)
+	cert, chain, key, err := o.resolveSignerAs(f.flags, f.cert, f.key)
 	if err != nil {
 		return nil, err
 	}
@@ -108,8 +111,13 @@ func (o *rootOptions) loadTrust(t trustFlags) (*verify.Trust, error) {
 	if err != nil {
 		return nil, err
 	}
-	trust := verify.NewTrust(anchors)
-	trust.SignerEKUs = ekus
+	certs := make([]*x509.Certificate, len(anchors))
+	sources := make([]string, len(anchors))
+	for i, a := range anchors {
+		certs[i], sources[i] = a.Cert, a.Source
+	}
+	trust := verify.NewTrust(certs)
+	trust.Sources, trust.SignerEKUs = sources, ekus
 	return trust, nil
 }
 
@@ -246,6 +254,15 @@ func (o *rootOptions) certResolver() (*certstore.Resolver, *certstore.Config, er
 // returns the certificate, its intermediates and the key (ECDSA P-256,
 // P-384 or P-521, checked against the certificate).
 func (o *rootOptions) resolveSigner(certRef, keyRef string) (*x509.Certificate, []*x509.Certificate, crypto.Signer, error) {
+	return o.resolveSignerAs([2]string{}, certRef, keyRef)
+}
+
+// resolveSignerAs is resolveSigner for the flags named flags (what the
+// command calls its --cert and --key), for its messages.
+func (o *rootOptions) resolveSignerAs(flags [2]string, certRef, keyRef string) (*x509.Certificate, []*x509.Certificate, crypto.Signer, error) {
+	if flags[0] == "" {
+		flags = [2]string{"--cert", "--key"}
+	}
 	r, cfg, err := o.certResolver()
 	if err != nil {
 		return nil, nil, nil, err
@@ -254,8 +271,8 @@ func (o *rootOptions) resolveSigner(certRef, keyRef string) (*x509.Certificate, 
 		certRef, keyRef = cfg.Security.Certificate, cfg.Security.Key
 	}
 	if certRef == "" && keyRef == "" && r.StoreFile == "" {
-		return nil, nil, nil, usagef("a signer is needed: --cert and --key (PEM files or %sID), or --certstore FILE with an element tagged %s",
-			certstore.RefPrefix, certstore.TagEngineDefault)
+		return nil, nil, nil, usagef("a signer is needed: %s and %s (PEM files or %sID), or --certstore FILE with an element tagged %s",
+			flags[0], flags[1], certstore.RefPrefix, certstore.TagEngineDefault)
 	}
 	cert, chain, key, err := r.Signer(certRef, keyRef)
 	if certstore.ReasonOf(err) == certstore.ReasonInvalidArgument {
@@ -269,7 +286,7 @@ func (o *rootOptions) resolveSigner(certRef, keyRef string) (*x509.Certificate, 
 // --config apply, and then the store's elements tagged -cadefault. With no
 // references and no store at all it returns no anchors and no error:
 // nothing is trusted, so signatures are at best indeterminate.
-func (o *rootOptions) resolveTrustAnchors(caRefs []string) ([]*x509.Certificate, error) {
+func (o *rootOptions) resolveTrustAnchors(caRefs []string) ([]certstore.Anchor, error) {
 	r, cfg, err := o.certResolver()
 	if err != nil {
 		return nil, err
@@ -280,7 +297,7 @@ func (o *rootOptions) resolveTrustAnchors(caRefs []string) ([]*x509.Certificate,
 	if len(caRefs) == 0 && r.StoreFile == "" {
 		return nil, nil
 	}
-	anchors, err := r.TrustAnchors(caRefs)
+	anchors, err := r.TrustAnchorSources(caRefs)
 	if certstore.ReasonOf(err) == certstore.ReasonInvalidArgument {
 		return nil, &usageError{err}
 	}

@@ -20,7 +20,7 @@ func main() {
 func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opts := &rootOptions{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin}
+	opts := &rootOptions{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, argv: args}
 	cmd := newRootCommand(opts)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)

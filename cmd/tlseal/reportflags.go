@@ -33,6 +33,7 @@ func (f *reportFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.caseInfo.Examiner, "examiner", "", "examiner's name recorded in the report")
 	fs.StringVar(&f.caseInfo.Notes, "notes", "", "notes recorded in the report")
 	fs.BoolVar(&f.sign, "sign-report", false, "seal JSON report files (check them later with tlseal verify report.json)")
+	f.signer.flags = [2]string{"--report-cert", "--report-key"}
 	fs.StringVar(&f.signer.cert, "report-cert", "", "certificate that seals reports (with --sign-report)")
 	fs.StringVar(&f.signer.key, "report-key", "", "private key that seals reports (with --sign-report)")
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -11,6 +12,7 @@ import (
 type rootOptions struct {
 	stdout, stderr io.Writer
 	stdin          io.Reader
+	argv           []string // the arguments as given (run), for reports
 
 	configFile    string // --config: JSON configuration (keys.go)
 	certstoreFile string // --certstore
@@ -97,4 +99,38 @@ func minArgs(n int) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// secretFlags are the flags whose values a report never records.
+var secretFlags = []string{"password-hex", "src-password-hex", "password", "p12-password"}
+
+// commandLine is the command line as a report records it: "tlseal" and
+// the real arguments, every flag included, the values of secret flags
+// replaced by "(redacted)". Without argv (a test calling a runX function
+// directly) it is fallback.
+func (o *rootOptions) commandLine(fallback ...string) []string {
+	if o.argv == nil {
+		return fallback
+	}
+	out := []string{"tlseal"}
+	redactNext := false
+	for i, a := range o.argv {
+		if redactNext {
+			out, redactNext = append(out, "(redacted)"), false
+			continue
+		}
+		if a == "--" { // the rest are arguments, not flags
+			return append(out, o.argv[i:]...)
+		}
+		for _, f := range secretFlags {
+			switch {
+			case a == "--"+f:
+				redactNext = true
+			case strings.HasPrefix(a, "--"+f+"="):
+				a = "--" + f + "=(redacted)"
+			}
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -92,7 +92,7 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	if err != nil {
 		return err
 	}
-	rep := report.New(append([]string{"tlseal", "verify"}, args...), trust, time.Now())
+	rep := report.New(root.commandLine(append([]string{"tlseal", "verify"}, args...)...), trust, time.Now())
 	var untrustedArchive atomic.Bool // an archive item's signer is not trusted (for the hint)
 	rep.Case = opts.report.caseOrNil()
 	if len(archives) == 1 {

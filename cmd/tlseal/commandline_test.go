@@ -1,0 +1,23 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// A report records the real command line, every flag, never a secret.
+func TestCommandLineRedacts(t *testing.T) {
+	o := &rootOptions{argv: []string{"verify", "--certstore", "s.ecs", "--password-hex", "00112233", "--ca", "@certstore://ca",
+		"--src-password-hex=deadbeef", "--fail-on", "warning", "--", "--password-hex", "f.json"}}
+	got := strings.Join(o.commandLine("unused"), " ")
+	want := "tlseal verify --certstore s.ecs --password-hex (redacted) --ca @certstore://ca --src-password-hex=(redacted) --fail-on warning -- --password-hex f.json"
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if strings.Contains(got, "00112233") || strings.Contains(got, "deadbeef") {
+		t.Errorf("a secret in %q", got)
+	}
+	if got := (&rootOptions{}).commandLine("tlseal", "x"); strings.Join(got, " ") != "tlseal x" {
+		t.Errorf("fallback %q", got)
+	}
+}
