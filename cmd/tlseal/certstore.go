@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -13,18 +14,25 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/tlseal/tlseal/certstore"
 )
 
 // passwordEnv holds the certificate store password as hex.
-const passwordEnv = "TLSEAL_CERTSTORE_PASSWORD_HEX"
+// The environment variables of passwords: text, or hex for binary ones.
+const (
+	passwordEnv     = "TLSEAL_CERTSTORE_PASSWORD_HEX"
+	passwordTextEnv = "TLSEAL_CERTSTORE_PASSWORD"
+	p12PasswordEnv  = "TLSEAL_P12_PASSWORD"
+)
 
 // certstoreFlags are the flags of the certstore operations. They are bound
 // both on "certstore" (for the FILE-first form) and on each operation.
 type certstoreFlags struct {
-	tags           string
-	srcPasswordHex string
+	tags            string
+	srcPasswordHex  string
+	p12PasswordFile string
 }
 
 // certstoreOp is one operation of "tlseal certstore FILE OP".
@@ -67,13 +75,17 @@ must match the certificate. Encrypted PEM keys are refused (decrypt them first).
 			example: `  tlseal certstore store.ecs add engine signer.pem signer.key --tags -enginedefault
   tlseal certstore store.ecs add rootca ca.pem --tags -cadefault`,
 			minArgs: 2, maxArgs: 3, flags: []string{"tags"}, run: runCertstoreAdd},
-		{name: "addp12", args: "ID FILE.p12 [P12PWD]", short: "Add a certificate and key from a PKCS#12 file",
+		{name: "addp12", args: "ID FILE.p12", short: "Add a certificate and key from a PKCS#12 file",
 			long: `Add element ID from a PKCS#12 file holding one certificate and its private key.
 Both OpenSSL 3's default encryption (AES-256, PBKDF2) and -legacy files are read.
-P12PWD is the PKCS#12 password (default: empty). CA certificates in the file are
-not added; add them with "add" if you need them.`,
-			example: `  tlseal certstore store.ecs addp12 engine engine.p12 'p12 password' --tags -enginedefault`,
-			minArgs: 2, maxArgs: 3, flags: []string{"tags"}, run: runCertstoreAddP12},
+The PKCS#12 password comes from --p12-password-file (text, one trailing newline
+removed), else $` + p12PasswordEnv + `, else a prompt when standard input is a
+terminal, else it is empty. (A third argument is still read as the password,
+with a warning: the argument vector is visible to every user in ps.) CA
+certificates in the file are not added; add them with "add" if you need them.`,
+			example: `  tlseal certstore store.ecs addp12 engine engine.p12 --p12-password-file p12.pw --tags -enginedefault
+  ` + p12PasswordEnv + `="$P12_PASSWORD" tlseal certstore store.ecs addp12 engine engine.p12`,
+			minArgs: 2, maxArgs: 3, flags: []string{"tags", "p12-password-file"}, run: runCertstoreAddP12},
 		{name: "import", args: "ID SRCID SRCFILE", short: "Copy element SRCID of store SRCFILE into this store as ID",
 			long: `Copy element SRCID (certificate, key and tags) from the store SRCFILE into this
 store as ID. SRCFILE is opened with --src-password-hex, or with this store's
@@ -138,7 +150,7 @@ with no --ca the elements tagged -cadefault are trusted.
 			return runCertstoreOp(cmd, opts, &flags, ops[i], file, args[2:])
 		},
 	}
-	addCertstoreFlags(cmd, &flags, []string{"tags", "src-password-hex"})
+	addCertstoreFlags(cmd, &flags, []string{"tags", "src-password-hex", "p12-password-file"})
 	for _, op := range ops {
 		sub := &cobra.Command{
 			Use:     strings.TrimSpace(op.name + " FILE " + op.args),
@@ -179,6 +191,8 @@ func addCertstoreFlags(cmd *cobra.Command, f *certstoreFlags, which []string) {
 			cmd.Flags().StringVar(&f.tags, "tags", "", "comma-separated tags, e.g. -enginedefault,-cadefault")
 		case "src-password-hex":
 			cmd.Flags().StringVar(&f.srcPasswordHex, "src-password-hex", "", "password of the source store, as hex (default: this store's password)")
+		case "p12-password-file":
+			cmd.Flags().StringVar(&f.p12PasswordFile, "p12-password-file", "", "file holding the PKCS#12 password as text (or env "+p12PasswordEnv+", or a prompt)")
 		}
 	}
 }
@@ -187,7 +201,7 @@ func runCertstoreOp(cmd *cobra.Command, o *rootOptions, f *certstoreFlags, op ce
 	if len(args) < op.minArgs || len(args) > op.maxArgs {
 		return usagef("usage: tlseal certstore FILE %s %s", op.name, op.args)
 	}
-	for _, name := range []string{"tags", "src-password-hex"} {
+	for _, name := range []string{"tags", "src-password-hex", "p12-password-file"} {
 		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Changed && !slices.Contains(op.flags, name) {
 			return usagef("--%s does not apply to certstore %s", name, op.name)
 		}
@@ -350,9 +364,9 @@ func runCertstoreAddP12(o *rootOptions, f *certstoreFlags, file string, args []s
 		return err
 	}
 	defer clear(p12)
-	var p12pw string
-	if len(args) == 3 {
-		p12pw = args[2]
+	p12pw, err := o.p12Password(f, args)
+	if err != nil {
+		return err
 	}
 	e, cas, err := certstore.NewElementFromPKCS12(args[0], p12, p12pw, splitTags(f.tags))
 	if err != nil {
@@ -507,4 +521,38 @@ func runPKIInit(o *rootOptions, curve string) error {
 			certstore.TagEngineDefault, certstore.RefPrefix, certstore.DevSignerID)
 	}
 	return nil
+}
+
+// p12Password is the PKCS#12 password of addp12: --p12-password-file, the
+// environment, a prompt on a terminal, or empty; the third argument only
+// with a warning (visible in ps).
+func (o *rootOptions) p12Password(f *certstoreFlags, args []string) (string, error) {
+	switch {
+	case len(args) == 3 && f.p12PasswordFile != "":
+		return "", usagef("give the PKCS#12 password once: --p12-password-file or the argument, not both")
+	case len(args) == 3:
+		fmt.Fprintf(o.stderr, "tlseal: warning: a password on the command line is visible to every user (ps); use --p12-password-file or %s\n", p12PasswordEnv)
+		return args[2], nil
+	case f.p12PasswordFile != "":
+		data, err := os.ReadFile(f.p12PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("--p12-password-file: %w", err)
+		}
+		defer clear(data)
+		data = bytes.TrimSuffix(bytes.TrimSuffix(data, []byte("\n")), []byte("\r"))
+		return string(data), nil
+	}
+	if env, ok := os.LookupEnv(p12PasswordEnv); ok {
+		return env, nil
+	}
+	if tf, ok := o.stdin.(*os.File); ok && term.IsTerminal(int(tf.Fd())) {
+		fmt.Fprint(o.stderr, "PKCS#12 password: ")
+		line, err := term.ReadPassword(int(tf.Fd()))
+		fmt.Fprintln(o.stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the PKCS#12 password: %w", err)
+		}
+		return string(line), nil
+	}
+	return "", nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -98,9 +99,20 @@ func TestCertstoreVerbs(t *testing.T) {
 	csFail(t, "does not match", "certstore", store, "add", "bad", p("signer.pem"), p("ca.key"), pw)
 	csFail(t, "invalid ID", "certstore", store, "add", "a/b", p("ca.pem"), pw)
 
-	// addp12
-	csOK(t, "certstore", store, "addp12", "p12", p("signer.p12"), "p12pw", pw)
-	csFail(t, "PKCS#12", "certstore", store, "addp12", "p12b", p("signer.p12"), "wrong", pw)
+	// addp12: the password from a file, the environment, or (with a
+	// warning: ps shows it) the argument.
+	os.WriteFile(p("p12.pw"), []byte("p12pw\n"), 0o600)
+	csOK(t, "certstore", store, "addp12", "p12", p("signer.p12"), "--p12-password-file", p("p12.pw"), pw)
+	t.Setenv(p12PasswordEnv, "p12pw")
+	csOK(t, "certstore", store, "addp12", "p12env", p("signer.p12"), pw)
+	t.Setenv(p12PasswordEnv, "wrong")
+	csFail(t, "PKCS#12", "certstore", store, "addp12", "p12b", p("signer.p12"), pw)
+	os.Unsetenv(p12PasswordEnv)
+	if _, errs, code := csRun(t, "certstore", store, "addp12", "p12arg", p("signer.p12"), "p12pw", pw); code != 0 || !strings.Contains(errs, "visible to every user") {
+		t.Errorf("password argument: exit %d, %q", code, errs)
+	}
+	csFail(t, "not both", "certstore", store, "addp12", "p12c", p("signer.p12"), "p12pw", "--p12-password-file", p("p12.pw"), pw)
+	csFail(t, "PKCS#12", "certstore", store, "addp12", "p12b", p("signer.p12"), pw) // no password: empty
 
 	// list
 	out := csOK(t, "certstore", store, "list", pw)
@@ -127,7 +139,7 @@ func TestCertstoreVerbs(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &d); err != nil {
 		t.Fatal(err)
 	}
-	if d.ID == "" || d.FileName != store || d.Version != 1 || d.Flags == nil || len(d.Certificates) != 3 {
+	if d.ID == "" || d.FileName != store || d.Version != 1 || d.Flags == nil || len(d.Certificates) != 5 {
 		t.Errorf("descriptor %+v", d)
 	}
 	if c := d.Certificates[1]; c.ID != "signer" || !c.HasPrivateKey || !slices.Equal(c.Tags, []string{"-enginedefault", "x"}) ||
@@ -208,8 +220,8 @@ func csRead(t *testing.T, path string) []byte {
 	return b
 }
 
-// TestCertstorePasswordSources: hex flag, raw file, environment, config;
-// a wrong, missing or conflicting password is a clear exit-2 error.
+// TestCertstorePasswordSources: hex flag, passphrase file, environments,
+// config; a wrong, missing or conflicting password is a clear exit-2 error.
 func TestCertstorePasswordSources(t *testing.T) {
 	if testing.Short() {
 		t.Skip("full key derivation in every command")
@@ -219,9 +231,29 @@ func TestCertstorePasswordSources(t *testing.T) {
 	raw := []byte{0x00, 0xff, 0x0a, 0x0d, 's', 'e', 'c', 'r', 'e', 't', 0, 0}
 	pwFile := filepath.Join(dir, "pw.bin")
 	os.WriteFile(pwFile, raw, 0o600)
-	csOK(t, "certstore", store, "create", "--password-file", pwFile)
-	// The same bytes given as hex open it.
+	// A binary password is hex only; a file holds a passphrase (text).
+	csFail(t, "not UTF-8 text", "certstore", store, "create", "--password-file", pwFile)
+	csOK(t, "certstore", store, "create", "--password-hex", csPasswordHex)
 	csOK(t, "certstore", store, "list", "--password-hex", csPasswordHex)
+
+	// A passphrase as the README says: in a file (one trailing newline, LF
+	// or CRLF, is not part of it), in the environment, or as its hex.
+	text := filepath.Join(dir, "text.ecs")
+	phrase := "correct horse battery staple"
+	for name, content := range map[string]string{"pw.txt": phrase + "\n", "pw-crlf.txt": phrase + "\r\n", "pw-bare.txt": phrase} {
+		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600)
+	}
+	csOK(t, "certstore", text, "create", "--password-file", filepath.Join(dir, "pw.txt"))
+	csOK(t, "certstore", text, "list", "--password-file", filepath.Join(dir, "pw-crlf.txt"))
+	csOK(t, "certstore", text, "list", "--password-file", filepath.Join(dir, "pw-bare.txt"))
+	csOK(t, "certstore", text, "list", "--password-hex", hex.EncodeToString([]byte(phrase)))
+	t.Setenv(passwordTextEnv, phrase)
+	csOK(t, "certstore", text, "list")
+	t.Setenv(passwordTextEnv, phrase+" ")
+	csFail(t, "wrong password", "certstore", text, "list")
+	t.Setenv(passwordTextEnv, "")
+	os.WriteFile(filepath.Join(dir, "empty.txt"), []byte("\n"), 0o600)
+	csFail(t, "the passphrase is empty", "certstore", text, "list", "--password-file", filepath.Join(dir, "empty.txt"))
 	t.Setenv(passwordEnv, csPasswordHex)
 	csOK(t, "certstore", store, "list")
 	t.Setenv(passwordEnv, "")

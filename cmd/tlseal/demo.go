@@ -225,11 +225,10 @@ func demoPKI(dir string) (storePath, pwPath, caPath string, s *timeline.Signer, 
 	storePath = filepath.Join(dir, "demo.ecs")
 	pwPath = filepath.Join(dir, "demo.password")
 	caPath = filepath.Join(dir, "ca.pem")
-	password := make([]byte, 32)
-	if _, err := rand.Read(password); err != nil {
-		return "", "", "", nil, nil, err
-	}
-	if err := os.WriteFile(pwPath, password, 0o600); err != nil {
+	// A random passphrase, as text: what --password-file reads (a
+	// trailing newline is not part of it).
+	password := []byte(rand.Text())
+	if err := os.WriteFile(pwPath, append(bytes.Clone(password), '\n'), 0o600); err != nil {
 		return "", "", "", nil, nil, err
 	}
 	if _, err := certstore.Create(storePath, password, certstore.CreateOptions{}); err != nil {

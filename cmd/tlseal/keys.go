@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/term"
 
@@ -154,9 +155,10 @@ func (o *rootOptions) certConfig() (*certstore.Config, error) {
 }
 
 // certstorePassword returns the store password from, in order:
-// --password-hex, --password-file (raw bytes), $TLSEAL_CERTSTORE_PASSWORD_HEX,
-// certStorePasswordHex in --config, or a prompt when stdin is a terminal.
-// The caller should clear the result when done.
+// --password-hex, --password-file (a passphrase as text), $TLSEAL_CERTSTORE_PASSWORD
+// (text), $TLSEAL_CERTSTORE_PASSWORD_HEX, certStorePasswordHex in --config,
+// or a prompt (a passphrase, not echoed) when stdin is a terminal. The
+// caller should clear the result when done.
 func (o *rootOptions) certstorePassword() ([]byte, error) {
 	return o.readCertstorePassword(false)
 }
@@ -174,12 +176,21 @@ func (o *rootOptions) readCertstorePassword(confirm bool) ([]byte, error) {
 		}
 		return pw, nil
 	case o.passwordFile != "":
-		pw, err := os.ReadFile(o.passwordFile)
+		data, err := os.ReadFile(o.passwordFile)
 		if err != nil {
 			return nil, fmt.Errorf("--password-file: %w", err)
 		}
-		if len(pw) == 0 {
-			return nil, usagef("--password-file %s is empty", o.passwordFile)
+		defer clear(data)
+		pw, err := passphrase(data)
+		if err != nil {
+			return nil, usagef("--password-file %s: %v", o.passwordFile, err)
+		}
+		return pw, nil
+	}
+	if env := os.Getenv(passwordTextEnv); env != "" {
+		pw, err := passphrase([]byte(env))
+		if err != nil {
+			return nil, usagef("%s: %v", passwordTextEnv, err)
 		}
 		return pw, nil
 	}
@@ -199,13 +210,13 @@ func (o *rootOptions) readCertstorePassword(confirm bool) ([]byte, error) {
 	}
 	f, ok := o.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil, usagef("no certificate store password: use --password-hex, --password-file or %s (stdin is not a terminal to prompt on)", passwordEnv)
+		return nil, usagef("no certificate store password: use --password-file, %s, --password-hex or %s (stdin is not a terminal to prompt on)", passwordTextEnv, passwordEnv)
 	}
-	pw, err := o.promptPassword(f, "Certificate store password (hex): ")
+	pw, err := o.promptPassword(f, "Certificate store passphrase: ")
 	if err != nil || !confirm {
 		return pw, err
 	}
-	again, err := o.promptPassword(f, "Repeat the password (hex): ")
+	again, err := o.promptPassword(f, "Repeat the passphrase: ")
 	defer clear(again)
 	if err != nil {
 		clear(pw)
@@ -226,11 +237,26 @@ func (o *rootOptions) promptPassword(f *os.File, prompt string) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading the password: %w", err)
 	}
-	pw, err := certstore.PasswordFromHex(string(line))
+	pw, err := passphrase(line)
 	if err != nil {
-		return nil, fmt.Errorf("the password: %w", err)
+		return nil, fmt.Errorf("the passphrase: %w", err)
 	}
 	return pw, nil
+}
+
+// passphrase is a password given as text: UTF-8, one trailing newline
+// (LF or CRLF, as an editor or echo leaves it) removed, not empty. The
+// store's key is derived from exactly these bytes. The result is a copy.
+func passphrase(text []byte) ([]byte, error) {
+	t := bytes.TrimSuffix(text, []byte("\n"))
+	t = bytes.TrimSuffix(t, []byte("\r"))
+	if len(t) == 0 {
+		return nil, errors.New("the passphrase is empty")
+	}
+	if !utf8.Valid(t) {
+		return nil, errors.New("the passphrase is not UTF-8 text (for a binary password use --password-hex)")
+	}
+	return bytes.Clone(t), nil
 }
 
 // certResolver returns a resolver for --cert/--key/--ca references, with

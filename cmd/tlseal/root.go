@@ -42,8 +42,8 @@ a playable WAV), and verifies seals offline years later.
 	pf := cmd.PersistentFlags()
 	pf.StringVar(&opts.configFile, "config", "", "JSON configuration file (certStoreFileName, security{certificate,key}, caCertificates[])")
 	pf.StringVar(&opts.certstoreFile, "certstore", "", "encrypted certificate store file")
-	pf.StringVar(&opts.passwordHex, "password-hex", "", "certificate store password as hex (or env TLSEAL_CERTSTORE_PASSWORD_HEX)")
-	pf.StringVar(&opts.passwordFile, "password-file", "", "file holding the certificate store password (raw bytes)")
+	pf.StringVar(&opts.passwordHex, "password-hex", "", "certificate store password as hex (or env TLSEAL_CERTSTORE_PASSWORD_HEX; a passphrase: env TLSEAL_CERTSTORE_PASSWORD)")
+	pf.StringVar(&opts.passwordFile, "password-file", "", "file holding the certificate store passphrase (text; one trailing newline is not part of it)")
 
 	cmd.AddCommand(
 		newSignCommand(opts),
