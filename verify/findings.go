@@ -142,6 +142,12 @@ var Codes = map[string]CodeInfo{
 	archive.CodeChainPrevMismatch:   {SevError, EffectFail, "a seal's prev is not the hash of the previous envelope"},
 	archive.CodeChainIDMismatch:     {SevError, EffectFail, "a seal's chain id is not the archive's"},
 
+	// Offline inclusion proofs (tlseal verify --proof).
+	CodeProofInvalid:      {SevError, EffectFail, "the inclusion proof does not parse, or its audit path or checkpoint signature does not verify"},
+	CodeProofLeafMismatch: {SevError, EffectFail, "the inclusion proof is of another seal than the file's"},
+	CodeProofKeyUnknown:   {SevWarning, EffectIndeterminate, "the proof's checkpoint key is neither the file signer's nor a given checkpoint certificate's"},
+	CodeProofUntrusted:    {SevWarning, EffectIndeterminate, "the proof's checkpoint signer does not chain to a trust anchor"},
+
 	// The watcher (a note recorded with the entry, in its log record).
 	codeWatchIncomplete: {SevWarning, EffectNone, "a file never completed and was sealed as it was after the maximum wait"},
 }

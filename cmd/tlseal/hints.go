@@ -62,7 +62,7 @@ func trustHint(trust *verify.Trust, v verify.Verdict, untrustedSeen bool) string
 // untrusted reports whether findings say a signer is not trusted.
 func untrusted(fs []verify.Finding) bool {
 	for _, f := range fs {
-		if f.Code == verify.CodeCertUntrusted || f.Code == archive.CodeCheckpointUntrusted {
+		if f.Code == verify.CodeCertUntrusted || f.Code == archive.CodeCheckpointUntrusted || f.Code == verify.CodeProofUntrusted {
 			return true
 		}
 	}

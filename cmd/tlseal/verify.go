@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/certstore"
 	"github.com/tlseal/tlseal/report"
 	"github.com/tlseal/tlseal/verify"
 )
@@ -20,6 +23,9 @@ type verifyOptions struct {
 	jobs   int
 	strict bool
 	failOn failOnFlag
+	// --proof: an inclusion proof to check offline against the one file.
+	proof           string
+	checkpointCerts []string
 }
 
 func newVerifyCommand(root *rootOptions) *cobra.Command {
@@ -46,6 +52,7 @@ by default; --format json|html|junit (repeatable) with -o FILE per format or
 
 ` + exitStatusHelp,
 		Example: `  tlseal verify --ca ca.pem event.json rec.wav
+  tlseal verify --ca ca.pem --proof rec.tlog-proof rec.wav
   tlseal verify --ca ca.pem --format json -o report.json recordings/
   tlseal verify --ca ca.pem --case 2026-117 --examiner "J. Doe" \
       --format json --format html --report-dir case-2026-117/ evidence/`,
@@ -58,6 +65,8 @@ by default; --format json|html|junit (repeatable) with -o FILE per format or
 	opts.trust.register(f)
 	f.IntVar(&opts.jobs, "jobs", 0, "parallel workers (default: one per CPU)")
 	f.BoolVar(&opts.strict, "strict", false, "a file that is not a timeline file fails instead of being skipped")
+	f.StringVar(&opts.proof, "proof", "", "check the one SEALED file's inclusion proof (from tlseal proof) offline: leaf, audit path, checkpoint signature and signer")
+	f.StringArrayVar(&opts.checkpointCerts, "checkpoint-cert", nil, "with --proof: PEM certificate of the archive's checkpoint key (ARCHIVE/keys/*.pem) when it is not the file's signer (after a key rotation; repeatable)")
 	opts.failOn.register(f)
 	opts.report.register(f)
 	return cmd
@@ -95,6 +104,12 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	rep := report.New(root.commandLine(append([]string{"tlseal", "verify"}, args...)...), trust, time.Now())
 	var untrustedArchive atomic.Bool // an archive item's signer is not trusted (for the hint)
 	rep.Case = opts.report.caseOrNil()
+	if opts.proof != "" {
+		if len(args) != 1 || len(archives) > 0 {
+			return usagef("--proof checks one sealed file against its inclusion proof: tlseal verify --proof PROOF SEALED")
+		}
+		return verifyProof(root, opts, trust, rep, args[0], targets)
+	}
 	if len(archives) == 1 {
 
 		res, err := verify.Archive(ctx, archives[0], trust, verify.ArchiveOptions{Jobs: opts.jobs, Spool: true,
@@ -149,4 +164,36 @@ func verdictExit(v verify.Verdict) int {
 		return exitFailed
 	}
 	return exitIndeterminate
+}
+
+// verifyProof judges one sealed file and its inclusion proof, offline.
+func verifyProof(root *rootOptions, opts *verifyOptions, trust *verify.Trust, rep *report.Report, sealed string, targets []reportTarget) error {
+	proof, err := os.ReadFile(opts.proof)
+	if err != nil {
+		return fmt.Errorf("--proof: %w", err)
+	}
+	var certs []*x509.Certificate
+	for _, path := range opts.checkpointCerts {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("--checkpoint-cert: %w", err)
+		}
+		cs, err := certstore.ParseCertificates(data)
+		if err != nil {
+			return fmt.Errorf("--checkpoint-cert %s: %w", path, err)
+		}
+		certs = append(certs, cs...)
+	}
+	it, err := verify.File(sealed, trust)
+	if err != nil {
+		return err
+	}
+	verify.CheckProof(it, proof, certs, trust)
+	it.Opened, it.Cert, it.Wave = nil, nil, nil
+	rep.Add(it)
+	rep.Finish(time.Now())
+	if err := opts.report.emit(root, targets, rep); err != nil {
+		return err
+	}
+	return opts.failOn.verdict(root, rep, trustHint(trust, rep.Verdict, untrusted(it.Findings)))
 }
