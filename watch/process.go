@@ -411,8 +411,11 @@ func (w *Watcher) alreadySealed(j *job, f *os.File, key StatKey) (outcome, StatK
 			return outDone, key, nil
 		}
 	}
+	// Evidence sealed elsewhere: skipped (once), not an error of the
+	// watcher's; not looked at again until it changes.
 	w.m.countSkip(skipSealed)
-	return w.reject(j, key, ReasonAlreadySealed, "the file already carries a seal this archive did not make; it is not archived")
+	w.log.Warn("skipped: the file already carries a seal this archive did not make; it is not archived", "path", j.path, "reason", ReasonAlreadySealed)
+	return outRejected, key, nil
 }
 
 // logged reports whether the archive's entry chain.seq holds the envelope.

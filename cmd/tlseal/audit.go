@@ -227,16 +227,18 @@ func startProgress(root *rootOptions, quiet bool, dir string, aopts *verify.Arch
 	if aopts.Shard.N > 1 {
 		total /= int64(aopts.Shard.N)
 	}
-	var files, bytes atomic.Int64
+	var files, bytes, firstAt atomic.Int64
 	prev := aopts.OnItem
+	start := time.Now()
 	aopts.OnItem = func(it *verify.ItemResult) {
-		files.Add(1)
+		if files.Add(1) == 1 {
+			firstAt.Store(int64(time.Since(start)))
+		}
 		bytes.Add(it.Size)
 		if prev != nil {
 			prev(it)
 		}
 	}
-	start := time.Now()
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -250,16 +252,29 @@ func startProgress(root *rootOptions, quiet bool, dir string, aopts *verify.Arch
 				return
 			case <-t.C:
 				n, b := files.Load(), bytes.Load()
-				el := time.Since(start).Seconds()
-				eta := "?"
-				if n > 0 && total > n {
-					eta = time.Duration(float64(total-n) / float64(n) * el * float64(time.Second)).Round(time.Second).String()
-				}
-				fmt.Fprintf(f, "\r\033[Kaudit %s: %d/%d files, %.1f MB, %.1f MB/s, ETA %s", dir, n, total, float64(b)/1e6, float64(b)/1e6/el, eta)
+				el := time.Since(start)
+				working := el - time.Duration(firstAt.Load())
+				fmt.Fprintf(f, "\r\033[Kaudit %s: %d/%d files, %.1f MB, %.1f MB/s, ETA %s", dir, n, total, float64(b)/1e6, float64(b)/1e6/el.Seconds(), eta(total, n, b, working))
 			}
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// eta estimates the time left of an audit from what is done so far: n of
+// total files, b bytes, in working time (since the first file was judged:
+// reading the log first is not file work). The bytes left are estimated
+// from the mean size so far, at the byte rate so far, so that a few large
+// recordings among many events do not make the estimate swing. "?" until
+// there is enough to go by (a second of work and 1% of the files, or two
+// seconds).
+func eta(total, n, b int64, working time.Duration) string {
+	if n <= 0 || total <= n || b <= 0 || working < time.Second || (n*100 < total && working < 2*time.Second) {
+		return "?"
+	}
+	left := float64(total-n) * float64(b) / float64(n) // bytes
+	rate := float64(b) / working.Seconds()             // bytes/s
+	return time.Duration(left / rate * float64(time.Second)).Round(time.Second).String()
 }
 
 type auditMergeOptions struct {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,11 @@ func reportExit(stderr io.Writer, err error) int {
 			fmt.Fprintf(stderr, "hint: %s\n", v.hint)
 		}
 		return v.code
+	}
+	if errors.Is(err, context.Canceled) {
+		// Ctrl-C or SIGTERM: the work stopped where it was.
+		fmt.Fprintln(stderr, "tlseal: interrupted: no report written")
+		return exitError
 	}
 	fmt.Fprintf(stderr, "tlseal: %v\n", err)
 	if h := hintFor(err); h != "" {
