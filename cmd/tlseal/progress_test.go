@@ -15,7 +15,7 @@ func TestETA(t *testing.T) {
 		want        string
 	}{
 		{1000, 0, 0, 0, "?"},
-		{1000, 1, 2000, 100 * time.Millisecond, "?"},  // too early
+		{1000, 1, 2000, 100 * time.Millisecond, "?"},   // too early
 		{1000, 5, 10000, 1500 * time.Millisecond, "?"}, // under 1% and under 2 s
 		{1000, 500, 1e6, 5 * time.Second, "5s"},        // half done in 5 s
 		{1000, 10, 1e6, 2 * time.Second, "3m18s"},      // 10 large files: bytes say 990 MB to go at 0.5 MB/s
