@@ -2,9 +2,13 @@ package report_test
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
+	"image/color"
+	imagepng "image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,9 +141,38 @@ func TestHTMLReport(t *testing.T) {
 	if strings.Contains(html, "stranger <script>") || strings.Contains(html, "<b>copy</b>") {
 		t.Error("certificate subject or notes not escaped")
 	}
-	for _, want := range []string{"CASE-42", "J. Doe", "content.digestMismatch", "cert.untrusted"} {
+	for _, want := range []string{"CASE-42", "J. Doe", "content.digestMismatch", "cert.untrusted",
+		"<title>tlseal verify report: failed</title>", "<h1>tlseal verify report</h1>", "The seal says", "Measured"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	// The tampered file: what the seal says beside what was measured,
+	// the measured cell marked; the intact ones not.
+	if n := strings.Count(html, `class="digest mismatch"`); n != 1 {
+		t.Errorf("%d measured cells marked as differing, want 1 (the tampered WAV)", n)
+	}
+	tampered := r.Items[1]
+	if tampered.Measured == nil || tampered.Measured.SHA256 == tampered.SHA256 || !strings.Contains(html, tampered.Measured.SHA256) || !strings.Contains(html, tampered.SHA256) {
+		t.Errorf("the tampered file's measured digest is not shown beside the sealed one")
+	}
+	// A warning on an item is shown on it and counted in the summary.
+	if !strings.Contains(html, `<span class="warn">1 warning</span>`) || !strings.Contains(html, "<dt>Warnings</dt><dd>1</dd>") {
+		t.Error("the warning is not visible on its item and in the summary")
+	}
+}
+
+func TestReportTitle(t *testing.T) {
+	for cmd, want := range map[string]string{
+		"tlseal verify --ca ca.pem x.json":   "verify report",
+		"tlseal audit --ca ca.pem ev":        "audit report",
+		"tlseal audit merge s0.json s1.json": "audit merge report",
+		"tlseal audit ev":                    "audit report",
+		"tlseal verify case/":                "verify report",
+		"":                                   "report",
+	} {
+		if got := report.Title(cmd); got != want {
+			t.Errorf("Title(%q) = %q, want %q", cmd, got, want)
 		}
 	}
 }
@@ -186,6 +219,43 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	}
 	if !regexp.MustCompile(`<tr class="item" style="display: none;">[^<]*<td><span class="verdict passed">`).MatchString(filtered) {
 		t.Errorf("passed row not hidden by the filter")
+	}
+	// Screenshots at a desktop and a narrow width: the page renders (an
+	// image of that size, not blank). TLSEAL_SCREENSHOT_DIR keeps them.
+	shots := cmp.Or(os.Getenv("TLSEAL_SCREENSHOT_DIR"), dir)
+	for _, width := range []int{1280, 480} {
+		png := filepath.Join(shots, fmt.Sprintf("report-%d.png", width))
+		cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+			"--user-data-dir="+filepath.Join(dir, "profile"), fmt.Sprintf("--window-size=%d,1400", width), "--screenshot="+png, "file://"+path)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("chromium screenshot: %v\n%s", err, out)
+		}
+		f, err := os.Open(png)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := imagepng.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := img.Bounds(); b.Dx() != width {
+			t.Errorf("screenshot %d px wide, want %d", b.Dx(), width)
+		}
+		colors := map[color.RGBA]bool{}
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y += 7 {
+			for x := b.Min.X; x < b.Max.X; x += 7 {
+				r, g, bl, _ := img.At(x, y).RGBA()
+				colors[color.RGBA{uint8(r >> 8), uint8(g >> 8), uint8(bl >> 8), 0}] = true
+			}
+		}
+		// Text, the verdict colours, table lines: a rendered report has
+		// many colours; a blank or error page a few.
+		if len(colors) < 20 {
+			t.Errorf("screenshot at %d px: %d colours, looks blank", width, len(colors))
+		}
 	}
 }
 

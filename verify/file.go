@@ -3,6 +3,7 @@ package verify
 import (
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/big"
@@ -55,13 +56,23 @@ type ItemResult struct {
 	Chain    *timeline.Chain `json:"chain,omitempty"`
 	// Entry is the item's position in an archive's log (seq, from 1); 0
 	// for loose files and for archive files that no entry lists.
-	Entry    int64     `json:"entry,omitempty"`
+	Entry int64 `json:"entry,omitempty"`
+	// Measured is the original as extracted from the file (size, SHA-256),
+	// beside what the seal says (Size, SHA256): they differ for a tampered
+	// file. Nil when no original could be extracted.
+	Measured *Measured `json:"measured,omitempty"`
 	Findings []Finding `json:"findings"`
 
 	// Not part of reports; kept for inspect and the archive checks.
 	Opened *timeline.Opened  `json:"-"`
 	Cert   *x509.Certificate `json:"-"`
 	Wave   *riffio.WaveInfo  `json:"-"`
+}
+
+// Measured is what verification measured of an original.
+type Measured struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // File verifies the file at path.
@@ -98,6 +109,9 @@ func JudgeOpened(o *timeline.Opened, path string, trust *Trust) *ItemResult {
 	res := &ItemResult{Path: path, Kind: o.Kind, Opened: o, Wave: o.Wave, Findings: []Finding{}}
 	for _, p := range o.Problems {
 		res.Findings = append(res.Findings, NewFinding(p.Code, "%s", p.Detail))
+	}
+	if o.HasOriginal {
+		res.Measured = &Measured{Size: o.OriginalSize, SHA256: hex.EncodeToString(o.OriginalSHA256[:])}
 	}
 	if e := o.Envelope; e != nil {
 		res.Size, res.SHA256, res.Name, res.Chain = e.Size, e.SHA256, e.Name, e.Chain
