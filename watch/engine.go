@@ -24,6 +24,7 @@ const (
 	tScan                        // a scan found the file (fi set)
 	tRemove                      // the file was removed or renamed away
 	tRemoveTree                  // a directory was removed or renamed away
+	tBarrier                     // every touch sent before it has been handled: close done
 )
 
 // touch is a report about a path, from the event reader or a scan.
@@ -31,9 +32,10 @@ type touch struct {
 	kind touchKind
 	path string // absolute
 	src  *source
-	rel  string      // relative to src.Dir, OS separators
-	name string      // the source name
-	fi   fs.FileInfo // tScan only
+	rel  string        // relative to src.Dir, OS separators
+	name string        // the source name
+	fi   fs.FileInfo   // tScan only
+	done chan struct{} // tBarrier only
 }
 
 // item is the scheduling state of one path.
@@ -257,6 +259,8 @@ func (e *engine) jobFor(it *item, now time.Time) *job {
 // handle applies a touch.
 func (e *engine) handle(t touch, now time.Time) {
 	switch t.kind {
+	case tBarrier:
+		close(t.done)
 	case tEvent:
 		delete(e.rejected, t.path)
 		it := e.items[t.path]

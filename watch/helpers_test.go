@@ -113,6 +113,20 @@ func (r *running) stop(t testing.TB) {
 	}
 }
 
+// settle waits until the watcher is provably quiet (Watcher.settle: a full
+// scan, a barrier, nothing tracked or in flight) and returns its stats,
+// final until something changes: what a test asserts after it is not at
+// the mercy of a sleep on a slow machine.
+func (r *running) settle(t testing.TB) Stats {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := r.w.settle(ctx); err != nil {
+		t.Fatalf("the watcher did not settle: %v (stats %+v)", err, r.w.Stats())
+	}
+	return r.w.Stats()
+}
+
 // waitReady waits until the catch-up scan is done.
 func (r *running) waitReady(t testing.TB) {
 	t.Helper()

@@ -31,14 +31,18 @@ func TestRenamedDirectoryFollowed(t *testing.T) {
 	if err := os.Rename(filepath.Join(e.src, "a"), filepath.Join(e.src, "b")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, 10*time.Second, "the renamed directory to be watched", func() bool {
+		r.w.dmu.Lock()
+		defer r.w.dmu.Unlock()
+		return r.w.dirs[filepath.Join(e.src, "b", "deep")]
+	})
 	os.WriteFile(filepath.Join(e.src, "b", "deep", "y.json"), d2, 0o644)
 	os.WriteFile(filepath.Join(e.src, "b", "z.json"), d3, 0o644)
 	want["b/deep/x.json"] = []string{sha(d1)}
 	want["b/deep/y.json"] = []string{sha(d2)}
 	want["b/z.json"] = []string{sha(d3)}
 	waitFor(t, 10*time.Second, "the files of the renamed directory", func() bool { return hasAll(t, e.arch, want) })
-	time.Sleep(300 * time.Millisecond)
+	r.settle(t)
 	r.w.dmu.Lock()
 	for d := range r.w.dirs {
 		if filepath.Base(filepath.Dir(d)) == "a" || filepath.Base(d) == "a" {
@@ -64,8 +68,7 @@ func TestVanishedFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(e.src, "kept.json"), d, 0o644)
 	want := map[string][]string{"kept.json": {sha(d)}}
 	waitFor(t, 10*time.Second, "kept.json", func() bool { return hasAll(t, e.arch, want) })
-	time.Sleep(300 * time.Millisecond)
-	st := r.w.Stats()
+	st := r.settle(t)
 	r.stop(t)
 	if st.Sealed != 1 || st.Tracked != 0 {
 		t.Errorf("sealed %d, still tracked %d", st.Sealed, st.Tracked)

@@ -144,13 +144,17 @@ func TestArchiveDiskFull(t *testing.T) {
 	}
 	write(0, 400)
 	waitFor(t, 60*time.Second, "the archive to fill up", func() bool { return r.w.Stats().Errors[ReasonArchiveFull] > 0 })
-	time.Sleep(time.Second) // let it fail a few times
+	waitFor(t, 30*time.Second, "it to fail a few times", func() bool { return r.w.Stats().Errors[ReasonArchiveFull] >= 3 })
 	st := r.w.Stats()
 	if st.ArchiveHealthy {
 		t.Errorf("the archive is full but reported healthy")
 	}
-	write(400, 420) // files keep coming while it is full
-	time.Sleep(500 * time.Millisecond)
+	before := r.w.Stats()
+	write(400, 420) // files keep coming while it is full: they wait their turn
+	waitFor(t, 30*time.Second, "the new files to be tracked", func() bool {
+		st := r.w.Stats()
+		return st.Tracked+st.QueueDepth >= before.Tracked+before.QueueDepth+20
+	})
 	select {
 	case err := <-r.done:
 		t.Fatalf("the watcher stopped on a full disk: %v", err)

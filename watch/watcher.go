@@ -110,8 +110,9 @@ type Watcher struct {
 
 	fsw      *fsnotify.Watcher
 	dmu      sync.Mutex
-	dirs     map[string]bool // watched directories
-	rescanCh chan string     // rescan requests (cause), coalesced
+	dirs     map[string]bool    // watched directories
+	rescanCh chan string        // rescan requests (cause), coalesced
+	settleCh chan chan struct{} // settle requests (settle)
 	eng      *engine
 
 	// testing hooks
@@ -128,7 +129,7 @@ func New(cfg Config) (*Watcher, error) {
 		return nil, err
 	}
 	w := &Watcher{cfg: cfg, log: cfg.Logger, filter: newFilter(&cfg), m: newMetrics(),
-		dirs: map[string]bool{}, rescanCh: make(chan string, 1),
+		dirs: map[string]bool{}, rescanCh: make(chan string, 1), settleCh: make(chan chan struct{}),
 		newFSWatcher: fsnotify.NewWatcher}
 	w.gate.min, w.gate.max = cfg.RetryMin, cfg.RetryMax
 	w.gate.m = w.m
@@ -569,6 +570,13 @@ func (w *Watcher) scanLoop(ctx context.Context) {
 				}
 			}
 			w.scanAll(ctx, cause)
+		case done := <-w.settleCh:
+			w.scanSources(ctx)
+			select {
+			case w.eng.touches <- touch{kind: tBarrier, done: done}:
+			case <-ctx.Done():
+				return
+			}
 		case <-tick:
 			w.scanAll(ctx, causePeriodic)
 		}
@@ -578,6 +586,43 @@ func (w *Watcher) scanLoop(ctx context.Context) {
 func (w *Watcher) scanAll(ctx context.Context, cause string) {
 	w.m.countRescan(cause)
 	start := time.Now()
+	w.scanSources(ctx)
+	w.log.Debug("scanned the sources", "cause", cause, "seconds", time.Since(start).Seconds())
+}
+
+// settle proves the watcher quiet: a full scan of the sources, then a
+// barrier behind everything the scan (and any event before it) reported,
+// then no file left tracked, due or in a worker. Every file in the
+// sources has then been looked at in its present state and dealt with;
+// what the stats say after settle is final until something changes. (A
+// sleep "long enough" proves nothing on a slow machine.) Tests use it; it
+// needs a running watcher that is Ready.
+func (w *Watcher) settle(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case w.settleCh <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	for {
+		if st := w.Stats(); st.Tracked == 0 && st.QueueDepth == 0 {
+			return nil
+		}
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// scanSources walks every source once, reporting each file to the engine.
+func (w *Watcher) scanSources(ctx context.Context) {
 	for _, s := range w.sources {
 		if err := s.reopen(); err != nil {
 			w.m.countError(ReasonWatch)
@@ -586,7 +631,6 @@ func (w *Watcher) scanAll(ctx context.Context, cause string) {
 		}
 		w.walk(ctx, s, s.Dir)
 	}
-	w.log.Debug("scanned the sources", "cause", cause, "seconds", time.Since(start).Seconds())
 }
 
 // Handler serves /metrics (Prometheus text format), /healthz (the daemon's

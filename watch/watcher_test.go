@@ -96,8 +96,7 @@ func TestWriterExactlyOnce(t *testing.T) {
 		}
 	}
 	waitFor(t, 60*time.Second, "every file to be archived", func() bool { return hasAll(t, e.arch, want) })
-	time.Sleep(300 * time.Millisecond) // nothing more must come
-	st := r.w.Stats()
+	st := r.settle(t) // nothing more comes: every source file looked at and dealt with
 	r.stop(t)
 	verifyArchive(t, e.arch, want)
 	if st.Sealed != int64(len(want)) || st.Resealed != 0 {
@@ -110,8 +109,7 @@ func TestWriterExactlyOnce(t *testing.T) {
 	// A restart seals nothing again.
 	r = e.start(e.config())
 	r.waitReady(t)
-	time.Sleep(500 * time.Millisecond)
-	st = r.w.Stats()
+	st = r.settle(t)
 	r.stop(t)
 	if st.Sealed != 0 {
 		t.Errorf("after a restart: %d files sealed again", st.Sealed)
@@ -140,8 +138,7 @@ func TestChangedAfterSealedAndLostCache(t *testing.T) {
 	// Touching without changing the content seals nothing.
 	now := time.Now()
 	os.Chtimes(p, now, now)
-	time.Sleep(400 * time.Millisecond)
-	st := r.w.Stats()
+	st := r.settle(t)
 	r.stop(t)
 	if st.Resealed != 1 || !strings.Contains(e.logs.String(), "changed after it was sealed") {
 		t.Errorf("resealed %d, want 1 (and a log line)", st.Resealed)
@@ -159,8 +156,7 @@ func TestChangedAfterSealedAndLostCache(t *testing.T) {
 	}
 	r = e.start(e.config())
 	r.waitReady(t)
-	time.Sleep(400 * time.Millisecond)
-	st = r.w.Stats()
+	st = r.settle(t)
 	r.stop(t)
 	if st.Sealed != 0 || st.Skipped[skipArchived] != 1 {
 		t.Errorf("after losing the cache: sealed %d, skipped %v", st.Sealed, st.Skipped)
@@ -187,8 +183,7 @@ func TestInPlace(t *testing.T) {
 		b, _ := os.ReadFile(filepath.Join(e.src, "e.json"))
 		return !bytes.Equal(a, wav) && !bytes.Equal(b, ev)
 	})
-	time.Sleep(500 * time.Millisecond)
-	st := r.w.Stats()
+	st := r.settle(t)
 	r.stop(t)
 	if st.Sealed != 2 {
 		t.Errorf("sealed %d, want 2", st.Sealed)
@@ -209,8 +204,7 @@ func TestInPlace(t *testing.T) {
 	os.Remove(filepath.Join(e.arch, StateDirName, stateFileName))
 	r = e.start(cfg)
 	r.waitReady(t)
-	time.Sleep(400 * time.Millisecond)
-	st = r.w.Stats()
+	st = r.settle(t)
 	r.stop(t)
 	if st.Sealed != 0 || st.Skipped[skipInPlace] != 2 || st.Errors[ReasonAlreadySealed] != 0 {
 		t.Errorf("after restart: sealed %d, skipped %v, errors %v", st.Sealed, st.Skipped, st.Errors)
