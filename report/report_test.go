@@ -28,7 +28,7 @@ import (
 
 // sampleReport verifies three real sealed files: one intact, one tampered,
 // one by a signer of an untrusted CA.
-func sampleReport(t *testing.T) *report.Report {
+func sampleReport(t testing.TB) *report.Report {
 	t.Helper()
 	dir := t.TempDir()
 	ca := testpki.CA(t, testpki.Options{})
