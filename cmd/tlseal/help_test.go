@@ -76,3 +76,34 @@ func TestOperationsGuideFlagsExist(t *testing.T) {
 		t.Fatalf("only %d flags found in the guide: the pattern is broken", n)
 	}
 }
+
+// The certificate store flags are listed only by the commands that resolve
+// keys or trust anchors; the others (extract, demo, proof, ...) would
+// silently ignore them.
+func TestStoreFlagsOnlyWhereUsed(t *testing.T) {
+	root := newRootCommand(&rootOptions{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}})
+	storeFlags := []string{"config", "certstore", "password-hex", "password-file"}
+	var walk func(c *cobra.Command, top string)
+	walk = func(c *cobra.Command, top string) {
+		var out bytes.Buffer
+		c.SetOut(&out)
+		c.Help()
+		for _, f := range storeFlags {
+			listed := strings.Contains(out.String(), "--"+f+" ")
+			if want := storeCommands[top]; listed != want {
+				t.Errorf("%q help lists --%s: %v, want %v", c.CommandPath(), f, listed, want)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub, top)
+		}
+	}
+	for _, c := range root.Commands() {
+		walk(c, c.Name())
+	}
+	for _, name := range []string{"sign", "verify", "audit", "watch", "certstore"} {
+		if !storeCommands[name] {
+			t.Errorf("%s resolves keys or anchors but takes no store flags", name)
+		}
+	}
+}

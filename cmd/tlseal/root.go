@@ -39,12 +39,6 @@ a playable WAV), and verifies seals offline years later.
 	cmd.SetOut(opts.stdout)
 	cmd.SetErr(opts.stderr)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	pf := cmd.PersistentFlags()
-	pf.StringVar(&opts.configFile, "config", "", "JSON configuration file (certStoreFileName, security{certificate,key}, caCertificates[])")
-	pf.StringVar(&opts.certstoreFile, "certstore", "", "encrypted certificate store file")
-	pf.StringVar(&opts.passwordHex, "password-hex", "", "certificate store password as hex (or env TLSEAL_CERTSTORE_PASSWORD_HEX; a passphrase: env TLSEAL_CERTSTORE_PASSWORD)")
-	pf.StringVar(&opts.passwordFile, "password-file", "", "file holding the certificate store passphrase (text; one trailing newline is not part of it)")
-
 	cmd.AddCommand(
 		newSignCommand(opts),
 		newVerifyCommand(opts),
@@ -60,8 +54,31 @@ a playable WAV), and verifies seals offline years later.
 		newVersionCommand(opts),
 		newManCommand(opts),
 	)
+	for _, c := range cmd.Commands() {
+		if storeCommands[c.Name()] {
+			addStoreFlags(c, opts)
+		}
+	}
 	addBuiltinExamples(cmd)
 	return cmd
+}
+
+// storeCommands are the commands that resolve keys or trust anchors (and
+// their subcommands): only they take the configuration and certificate
+// store flags, so that no help lists a flag its command ignores.
+var storeCommands = map[string]bool{
+	"sign": true, "verify": true, "inspect": true, "audit": true, "ingest": true, "watch": true, "certstore": true,
+	"pki": true, // pki init writes a store
+}
+
+// addStoreFlags adds --config, --certstore, --password-hex and
+// --password-file to c and its subcommands.
+func addStoreFlags(c *cobra.Command, opts *rootOptions) {
+	pf := c.PersistentFlags()
+	pf.StringVar(&opts.configFile, "config", "", "JSON configuration file (certStoreFileName, security{certificate,key}, caCertificates[])")
+	pf.StringVar(&opts.certstoreFile, "certstore", "", "encrypted certificate store file")
+	pf.StringVar(&opts.passwordHex, "password-hex", "", "certificate store password as hex (or env TLSEAL_CERTSTORE_PASSWORD_HEX; a passphrase: env TLSEAL_CERTSTORE_PASSWORD)")
+	pf.StringVar(&opts.passwordFile, "password-file", "", "file holding the certificate store passphrase (text; one trailing newline is not part of it)")
 }
 
 // addBuiltinExamples gives cobra's own help and completion commands an
