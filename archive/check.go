@@ -634,7 +634,7 @@ func (c *checker) checkFile(e *Entry) {
 		return
 	}
 	defer f.Close()
-	o, err := timeline.Open(f, st.Size())
+	o, err := timeline.OpenKnown(f, st.Size(), e.EnvelopeBytes, e.Envelope)
 	if err != nil {
 		c.add(CodeEntryMismatch, e.Seq, name, "%v", err)
 		return

@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"sync"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -49,10 +50,49 @@ func nonCanonical(e *Envelope, raw []byte) string {
 	return ""
 }
 
+// canonicalPEMs remembers the certPem and chainPem values found canonical:
+// every seal of a recorder carries the same certificate, and an audit
+// would otherwise decode and re-encode it once per file. Bounded: past
+// maxCanonicalPEMs values it is cleared and starts again.
+var canonicalPEMs struct {
+	sync.Mutex
+	m map[pemKey]bool
+}
+
+type pemKey struct {
+	s        string
+	min, max int
+}
+
+const maxCanonicalPEMs = 256
+
 // canonicalPEM reports whether s is between min and max (-1: any number)
 // CERTIFICATE blocks, each exactly as pem.EncodeToMemory writes it, and
 // nothing else.
 func canonicalPEM(s string, min, max int) bool {
+	if s == "" {
+		return min == 0
+	}
+	k := pemKey{s, min, max}
+	canonicalPEMs.Lock()
+	ok := canonicalPEMs.m[k]
+	canonicalPEMs.Unlock()
+	if ok {
+		return true
+	}
+	if !checkCanonicalPEM(s, min, max) {
+		return false
+	}
+	canonicalPEMs.Lock()
+	if canonicalPEMs.m == nil || len(canonicalPEMs.m) >= maxCanonicalPEMs {
+		canonicalPEMs.m = map[pemKey]bool{}
+	}
+	canonicalPEMs.m[k] = true
+	canonicalPEMs.Unlock()
+	return true
+}
+
+func checkCanonicalPEM(s string, min, max int) bool {
 	rest := []byte(s)
 	n := 0
 	for len(rest) > 0 {
@@ -60,7 +100,7 @@ func canonicalPEM(s string, min, max int) bool {
 		if block == nil || block.Type != "CERTIFICATE" || len(block.Headers) > 0 {
 			return false
 		}
-		if !bytes.HasPrefix(rest, pem.EncodeToMemory(block)) || len(rest)-len(after) != len(pem.EncodeToMemory(block)) {
+		if enc := pem.EncodeToMemory(block); !bytes.HasPrefix(rest, enc) || len(rest)-len(after) != len(enc) {
 			return false
 		}
 		rest = after

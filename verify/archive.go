@@ -474,9 +474,16 @@ func (m *memStore) items() []*ItemResult {
 	return append(out, m.tail...)
 }
 
-// itemSpool keeps the items in a temporary file, one JSON line each, in
-// the order they come (workers finish out of order); in memory only the
-// offset of each seq's latest line (8 bytes an entry).
+// spoolHoldItems is how many items the spool keeps in memory before it
+// moves them to its file: an audit of a few thousand entries (a few MiB of
+// items) does not pay for encoding each item to JSON and decoding it again
+// for the report; one of a million stays at 8 bytes an entry.
+const spoolHoldItems = 8192
+
+// itemSpool keeps the items, up to spoolHoldItems of them in memory, then
+// all of them in a temporary file, one JSON line each, in the order they
+// come (workers finish out of order); in memory only the offset of each
+// seq's latest line (8 bytes an entry).
 type itemSpool struct {
 	mu   sync.Mutex
 	f    *os.File
@@ -484,6 +491,12 @@ type itemSpool struct {
 	size int64   // bytes written
 	offs []int64 // by seq-1: 1 + the offset of the item's line; 0 for none
 	tail []int64 // offsets of the items without a seq, in order
+
+	hold     int           // items kept in memory before spilling (spoolHoldItems)
+	spilled  bool          // the items are in the file (offs, tail), no longer in held
+	held     []*ItemResult // by seq-1, until spilled; nil for none
+	heldTail []*ItemResult // the items without a seq, until spilled
+	count    int           // items put
 }
 
 func newItemSpool(dir string) (*itemSpool, error) {
@@ -494,17 +507,51 @@ func newItemSpool(dir string) (*itemSpool, error) {
 	// Unlinked at once where the system allows it, so that nothing is left
 	// behind if the process dies; close removes it elsewhere.
 	os.Remove(f.Name())
-	return &itemSpool{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+	return &itemSpool{f: f, w: bufio.NewWriterSize(f, 64<<10), hold: spoolHoldItems}, nil
 }
 
 func (s *itemSpool) put(seq int64, it *ItemResult) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.count++
+	if !s.spilled && s.count <= s.hold {
+		if seq <= 0 {
+			s.heldTail = append(s.heldTail, it)
+			return nil
+		}
+		if n := seq - int64(len(s.held)); n > 0 {
+			s.held = append(s.held, make([]*ItemResult, n)...)
+		}
+		s.held[seq-1] = it
+		return nil
+	}
+	if !s.spilled {
+		s.spilled = true
+		held, heldTail := s.held, s.heldTail
+		s.held, s.heldTail = nil, nil
+		for i, h := range held {
+			if h != nil {
+				if err := s.write(int64(i+1), h); err != nil {
+					return err
+				}
+			}
+		}
+		for _, h := range heldTail {
+			if err := s.write(0, h); err != nil {
+				return err
+			}
+		}
+	}
+	return s.write(seq, it)
+}
+
+// write appends an item to the file; s.mu is held.
+func (s *itemSpool) write(seq int64, it *ItemResult) error {
 	line, err := json.Marshal(it)
 	if err != nil {
 		return err
 	}
 	line = append(line, '\n')
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if _, err := s.w.Write(line); err != nil {
 		return fmt.Errorf("item spool: %w", err)
 	}
@@ -524,6 +571,12 @@ func (s *itemSpool) put(seq int64, it *ItemResult) error {
 func (s *itemSpool) get(seq int64) (*ItemResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.spilled {
+		if seq <= 0 || seq > int64(len(s.held)) {
+			return nil, nil
+		}
+		return s.held[seq-1], nil
+	}
 	if seq <= 0 || seq > int64(len(s.offs)) || s.offs[seq-1] == 0 {
 		return nil, nil
 	}
@@ -547,6 +600,22 @@ func (s *itemSpool) sync() error {
 func (s *itemSpool) each(yield func(*ItemResult) bool) error {
 	if err := s.sync(); err != nil {
 		return err
+	}
+	s.mu.Lock()
+	spilled, held, heldTail := s.spilled, s.held, s.heldTail
+	s.mu.Unlock()
+	if !spilled {
+		for _, it := range held {
+			if it != nil && !yield(it) {
+				return nil
+			}
+		}
+		for _, it := range heldTail {
+			if !yield(it) {
+				return nil
+			}
+		}
+		return nil
 	}
 	// Items are read and decoded on a goroutine of their own, a batch
 	// ahead, while the caller (a report writer) encodes the previous ones.

@@ -7,13 +7,21 @@ import (
 )
 
 // The spool gives back, in seq order then in the order put, the latest
-// item of each seq, lines longer than its read window included.
+// item of each seq, lines longer than its read window included: held in
+// memory, spilled to its file from the start, or spilled half way.
 func TestItemSpool(t *testing.T) {
+	for _, hold := range []int{spoolHoldItems, 0, 3} {
+		t.Run(fmt.Sprint("hold=", hold), func(t *testing.T) { testItemSpool(t, hold) })
+	}
+}
+
+func testItemSpool(t *testing.T, hold int) {
 	s, err := newItemSpool(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.close()
+	s.hold = hold
 	long := strings.Repeat("x", 200<<10)
 	put := func(seq int64, path string) {
 		t.Helper()
@@ -50,16 +58,27 @@ func TestItemSpool(t *testing.T) {
 	if n != 2 {
 		t.Errorf("each went on after yield returned false: %d", n)
 	}
+	if s.spilled != (hold < 6) {
+		t.Errorf("%d items put with hold %d: spilled %v", 6, hold, s.spilled)
+	}
 }
 
 // Many items come back in order across the read-ahead's batches, and a
-// damaged spool line is an error, after the items before it.
+// damaged spool line is an error, after the items before it (spilled from
+// the start, or after 500 items).
 func TestItemSpoolBatches(t *testing.T) {
+	for _, hold := range []int{0, 500} {
+		t.Run(fmt.Sprint("hold=", hold), func(t *testing.T) { testItemSpoolBatches(t, hold) })
+	}
+}
+
+func testItemSpoolBatches(t *testing.T, hold int) {
 	s, err := newItemSpool(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.close()
+	s.hold = hold
 	const n = 1000
 	for seq := int64(n); seq >= 1; seq-- {
 		if err := s.put(seq, &ItemResult{Path: fmt.Sprint(seq), Entry: seq, Findings: []Finding{}}); err != nil {
@@ -79,7 +98,7 @@ func TestItemSpoolBatches(t *testing.T) {
 	if err := s.sync(); err != nil {
 		t.Fatal(err)
 	}
-	// Entry 700's line was written 301st: break it.
+	// Break entry 700's line.
 	if _, err := s.f.WriteAt([]byte("#"), s.offs[699]-1); err != nil {
 		t.Fatal(err)
 	}

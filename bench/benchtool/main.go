@@ -9,6 +9,7 @@
 //	benchtool events -cert C -key K -n N -size B DIR   N sealed event files of about B bytes
 //	benchtool sha256 FILE...                       Go's SHA-256, read in 1 MiB pieces
 //	benchtool sha256par [-jobs N] [-list F] [FILE|DIR...]  the same on N goroutines (N cores × Go SHA-256)
+//	benchtool floor [-jobs N] [-list F] [FILE|DIR...]  sha256par plus one ECDSA P-256 verification per file: an audit's floor
 //	benchtool originals -cert C -key K -n N [-first K] -size B DIR  unsealed event files for tlseal ingest
 //	benchtool audit -ca CA [-cpuprofile F] [-memprofile F] ARCHIVE  tlseal audit in process (profiling)
 //	benchtool seal -cert C -key K IN OUT           timeline.Seal to OUT without fsync (diagnostic)
@@ -39,6 +40,8 @@ func main() {
 		err = cmdSHA256(args)
 	case "sha256par":
 		err = cmdSHA256Par(args)
+	case "floor":
+		err = cmdFloor(args)
 	case "audit":
 		err = cmdAudit(args)
 	case "originals":
@@ -61,6 +64,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchtool pki|wav|events|originals|sha256|sha256par|seal|audit|time|idle|report ... (see bench/run.sh)")
+	fmt.Fprintln(os.Stderr, "usage: benchtool pki|wav|events|originals|sha256|sha256par|floor|seal|audit|time|idle|report ... (see bench/run.sh)")
 	os.Exit(2)
 }
