@@ -8,9 +8,10 @@
 # the Go benchmarks.
 #
 # Section "audit" (issue 6): an evidence archive built with tlseal ingest
-# (10,000 small JSON files and 20 WAVs of 50 MiB), audited with tlseal audit
-# against hashdeep's audit of the same files and against Go's SHA-256 on
-# every core; the large files alone; peak memory, and how it grows with the
+# (3,000 small JSON files and 6 WAVs of 32 MiB, issue 11), audited with tlseal
+# audit against hashdeep's audit of the same files, against Go's SHA-256 on
+# every core and against the floor (bench/benchtool floor: SHA-256 of every
+# byte plus one ECDSA P-256 verification per file, on every core); the large files alone; peak memory, and how it grows with the
 # number of entries (archives of small entries built up to 100,000 entries,
 # extrapolated to 1,000,000); a CPU profile of the audit.
 #
@@ -29,9 +30,9 @@
 #   TLSEAL_BENCH_WAV_MIB=N        size of the large WAV (default 512; quick 32)
 #   TLSEAL_BENCH_JSON_FILES=N     number of sealed JSON files (default 5000; quick 300)
 #   TLSEAL_BENCH_RECIPE_FILES=N   files the openssl + jq recipe is timed on (default 100; quick 10)
-#   TLSEAL_BENCH_AUDIT_JSON=N     small JSON files in the audited archive (default 10000; quick 500)
-#   TLSEAL_BENCH_AUDIT_WAVS=N     WAVs in the audited archive (default 20; quick 4)
-#   TLSEAL_BENCH_AUDIT_WAV_MIB=N  size of each of those WAVs (default 50; quick 8)
+#   TLSEAL_BENCH_AUDIT_JSON=N     small JSON files in the audited archive (default 3000; quick 500)
+#   TLSEAL_BENCH_AUDIT_WAVS=N     WAVs in the audited archive (default 6; quick 4)
+#   TLSEAL_BENCH_AUDIT_WAV_MIB=N  size of each of those WAVs (default 32; quick 8)
 #   TLSEAL_BENCH_AUDIT_SCALE=LIST entry counts of the memory-growth archive, ascending
 #                                 (default "10000 30000 100000"; quick "500 1000 2000"); add
 #                                 1000000 to measure that size instead of extrapolating (its
@@ -69,9 +70,9 @@ else
   small_mib=64
   json_n=${TLSEAL_BENCH_JSON_FILES:-5000}
   recipe_n=${TLSEAL_BENCH_RECIPE_FILES:-100}
-  audit_json=${TLSEAL_BENCH_AUDIT_JSON:-10000}
-  audit_wavs=${TLSEAL_BENCH_AUDIT_WAVS:-20}
-  audit_wav_mib=${TLSEAL_BENCH_AUDIT_WAV_MIB:-50}
+  audit_json=${TLSEAL_BENCH_AUDIT_JSON:-3000}
+  audit_wavs=${TLSEAL_BENCH_AUDIT_WAVS:-6}
+  audit_wav_mib=${TLSEAL_BENCH_AUDIT_WAV_MIB:-32}
   audit_scale=${TLSEAL_BENCH_AUDIT_SCALE:-10000 30000 100000}
   runs_big=10 runs_sign=10 runs_dir=10 runs_recipe=3 runs_audit=10 warmup=2
   benchtime=1s
@@ -85,7 +86,7 @@ else
   fi
   scale_max=0
   for n in $audit_scale; do scale_max=$n; done
-  if [ "$audit_json" = 10000 ] && [ "$audit_wavs" = 20 ] && [ "$audit_wav_mib" = 50 ] && [ "$scale_max" -ge 100000 ]; then
+  if [ "$audit_json" = 3000 ] && [ "$audit_wavs" = 6 ] && [ "$audit_wav_mib" = 32 ] && [ "$scale_max" -ge 100000 ]; then
     audit_mode=full
   fi
 fi
@@ -317,6 +318,7 @@ if want audit; then
   measure audit-archive "$runs_audit" "$warmup" "" "$audit_cmd"
   measure hashdeep-archive "$runs_audit" "$warmup" "" "hashdeep -c sha256 -r -a -k audit-known.txt archive/files"
   measure sha256par-archive "$runs_audit" "$warmup" "" "bin/benchtool sha256par archive/files"
+  measure floor-archive "$runs_audit" "$warmup" "" "bin/benchtool floor archive/files"
   measure audit-archive-jobs1 "$runs_audit" "$warmup" "" "bin/tlseal audit --ca pki/ca.pem --quiet --jobs 1 --format json=- archive > /dev/null"
   measure audit-wavs "$runs_audit" "$warmup" "" "bin/tlseal audit --ca pki/ca.pem --quiet --files-from wavs.txt --format json=- archive > /dev/null"
   measure sha256par-wavs "$runs_audit" "$warmup" "" "bin/benchtool sha256par -list wavpaths.txt"

@@ -275,17 +275,16 @@ func render(r *results) (string, string) {
 			fmt.Sprintf("%.1f MiB (%s file); %.1f MiB (%s file)", rssBig/1024, mib(r.num("sealed_wav_bytes")), rssSmall/1024, mib(r.num("sealed_wav_small_bytes"))),
 			"< 64 MiB", worst < 64*1024, true})
 	}
-	// 2. Sealing.
-	sg, cp, cps := r.get("sign-wav"), r.get("cp-wav"), r.get("cp-sync-wav")
-	if sg != nil && cp != nil {
-		x := sg.min / cp.min
-		add(target{"Seal one large WAV (`tlseal sign`, fsynced) vs plain `cp` (not fsynced), as the issue words it",
-			fmt.Sprintf("%s vs %s → %s", secs(sg.min), secs(cp.min), ratio(x)), "≤ 1.3×", x <= 1.3, true})
-	}
-	if sg != nil && cps != nil {
-		x := sg.min / cps.min
-		add(target{"Seal one large WAV (`tlseal sign`, fsynced) vs `cp` + `sync` of the copy (same durability)",
-			fmt.Sprintf("%s vs %s → %s", secs(sg.min), secs(cps.min), ratio(x)), "≤ 1.3×", x <= 1.3, true})
+	// 2. Sealing (issue 11: within 1.2× of max(hashing the file, copying it durably)).
+	sg, cp, cps, gso := r.get("sign-wav"), r.get("cp-wav"), r.get("cp-sync-wav"), r.get("go-sha256-orig")
+	if sg != nil && cps != nil && gso != nil {
+		floor, which := cps.min, "`cp` + `sync`"
+		if gso.min > floor {
+			floor, which = gso.min, "Go's SHA-256"
+		}
+		x := sg.min / floor
+		add(target{"Seal one large WAV (`tlseal sign`, fsynced) vs max(Go's SHA-256 of the file, `cp` + `sync` of it)",
+			fmt.Sprintf("%s vs %s (%s) → %s", secs(sg.min), secs(floor), which, ratio(x)), "≤ 1.2×", x <= 1.2, true})
 	}
 	// 3. A directory of small sealed JSON files.
 	vd, vd1, hd, rc := r.get("verify-dir"), r.get("verify-dir-jobs1"), r.get("hashdeep-dir"), r.get("recipe-sample")
@@ -297,7 +296,7 @@ func render(r *results) (string, string) {
 	if vd != nil && hd != nil {
 		x := hd.min / vd.min
 		add(target{fmt.Sprintf("`tlseal verify DIR` of %.0f sealed JSON: files/s vs `hashdeep -c sha256 -r -a`", nFiles),
-			fmt.Sprintf("%.0f vs %.0f files/s → %.2f", nFiles/vd.min, nFiles/hd.min, x), "≥ 0.5", x >= 0.5, true})
+			fmt.Sprintf("%.0f vs %.0f files/s → %.2f", nFiles/vd.min, nFiles/hd.min, x), "≥ 0.6", x >= 0.6, true})
 	}
 	if vd != nil && recipeAll > 0 {
 		x := recipeAll / vd.min
@@ -321,7 +320,7 @@ func render(r *results) (string, string) {
 	}
 	machineTable(&b, r, "timer")
 
-	w("### Targets (issue 2)\n\n")
+	w("### Targets (issues 2 and 11)\n\n")
 	w("Ratios are of the best times of commands measured side by side in this run: on a shared\n")
 	w("machine other work only ever adds time, so the minimum is the steadiest estimate of each\n")
 	w("command's own cost; absolute times drift, ratios much less.\n\n%s\n\n", r.busyNote())
@@ -353,8 +352,8 @@ func render(r *results) (string, string) {
 		w("`tlseal sign` reads the original once, hashing while it writes a temporary file, then fsyncs\n")
 		w("it, links it into place and fsyncs the directory: a crash leaves no half-written seal. Plain\n")
 		w("`cp` does not fsync, so its copy may still be only in the page cache when it returns; `cp` +\n")
-		w("`sync` of the copy and the directory is the like-for-like comparison. The targets table shows\n")
-		w("both; the issue's wording is plain `cp`. `bin/benchtool seal` is the same sealing code\n")
+		w("`sync` of the copy and the directory is the like-for-like comparison; the target (issue 11) is\n")
+		w("the larger of that and Go's SHA-256 of the file. `bin/benchtool seal` is the same sealing code\n")
 		w("(timeline.Seal) writing the output directly, without the temporary file and fsyncs: the\n")
 		w("difference between it and `tlseal sign` is the cost of durability. Each run starts by deleting\n")
 		w("the previous output (`--prepare`, not timed).\n\n")
@@ -368,7 +367,7 @@ func render(r *results) (string, string) {
 			w("\nA floor for any sealer: the seal holds the SHA-256 of every byte, and Go's SHA-256 of the\n")
 			w("original alone takes %s, **%s** plain `cp` and %s `cp` + `sync` on this machine. A\n", secs(h.min), ratio(h.min/cp.min), ratio(h.min/cps.min))
 			w("sealer that hashed and copied at once, on different cores, could approach max(hashing,\n")
-			w("copying + fsync); hashing alone already exceeds 1.3× plain `cp` when the ratio above does.\n")
+			w("copying + fsync), the target's floor.\n")
 		}
 		w("\n")
 	}
