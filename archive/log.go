@@ -133,18 +133,27 @@ func (l *logFiles) readIndex(i int64) (*indexRecord, error) {
 
 // readRecord reads the entries record at off (length n, or found from its
 // prefix when n is 0).
+// speculativeRecordRead is how much readRecord reads when it does not know
+// a record's length.
+const speculativeRecordRead = 4 << 10
+
 func (l *logFiles) readRecord(off int64, n int) (*record, int, error) {
 	if n == 0 {
-		var hdr [4]byte
-		if _, err := l.entries.ReadAt(hdr[:], off); err != nil {
-			if err == io.EOF {
+		// One read usually brings the length prefix and the whole record
+		// (a few KiB): a check confirms thousands of names this way.
+		b := make([]byte, speculativeRecordRead)
+		got, err := l.entries.ReadAt(b, off)
+		if got < 4 {
+			if err == io.EOF || err == nil {
 				return nil, 0, &RecordError{Offset: off, Msg: "the length prefix is cut short", Torn: true}
 			}
 			return nil, 0, errorf(ReasonIO, entriesFile, err, "")
 		}
-		var err error
-		if n, err = recordLen(hdr[:], off); err != nil {
+		if n, err = recordLen(b[:4], off); err != nil {
 			return nil, 0, err
+		}
+		if n <= got {
+			return parseRecord(b[:n], off)
 		}
 	}
 	b := make([]byte, n)
