@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tlseal/tlseal/verify"
@@ -235,23 +237,8 @@ func WriteJSON(w io.Writer, r *Report) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.Write(head)
 	bw.WriteString(member)
-	n := 0
-	var encErr error
-	err := r.Each(func(it *verify.ItemResult) bool {
-		b, err := json.MarshalIndent(it, "    ", "  ")
-		if err != nil {
-			encErr = err
-			return false
-		}
-		if n > 0 {
-			bw.WriteByte(',')
-		}
-		bw.WriteString("\n    ")
-		bw.Write(b)
-		n++
-		return true
-	})
-	if err = cmp.Or(err, encErr); err != nil {
+	n, err := writeItemsJSON(bw, r)
+	if err != nil {
 		return err
 	}
 	if n > 0 {
@@ -260,6 +247,86 @@ func WriteJSON(w io.Writer, r *Report) error {
 	bw.WriteString("]")
 	bw.Write(tail)
 	return bw.Flush()
+}
+
+// itemBatch is a run of items encoded together by writeItemsJSON.
+type itemBatch struct {
+	items []*verify.ItemResult
+	out   [][]byte
+	err   error
+	done  chan struct{}
+}
+
+// writeItemsJSON writes the items of r, indented, comma-separated, in
+// order. They are encoded in batches on every core while the items are
+// read (encoding is most of a large report's cost) and written in order.
+func writeItemsJSON(bw *bufio.Writer, r *Report) (int, error) {
+	const batchLen = 64
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *itemBatch, workers)
+	order := make(chan *itemBatch, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				for _, it := range b.items {
+					enc, err := json.MarshalIndent(it, "    ", "  ")
+					if err != nil {
+						b.err = err
+						break
+					}
+					b.out = append(b.out, enc)
+				}
+				close(b.done)
+			}
+		}()
+	}
+	n := 0
+	var encErr error
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for b := range order {
+			<-b.done
+			if b.err != nil {
+				encErr = b.err
+			}
+			if encErr != nil {
+				continue // drain
+			}
+			for _, enc := range b.out {
+				if n > 0 {
+					bw.WriteByte(',')
+				}
+				bw.WriteString("\n    ")
+				bw.Write(enc)
+				n++
+			}
+		}
+	}()
+	cur := &itemBatch{done: make(chan struct{})}
+	dispatch := func() {
+		order <- cur
+		work <- cur
+		cur = &itemBatch{done: make(chan struct{})}
+	}
+	err := r.Each(func(it *verify.ItemResult) bool {
+		cur.items = append(cur.items, it)
+		if len(cur.items) == batchLen {
+			dispatch()
+		}
+		return true
+	})
+	if len(cur.items) > 0 {
+		dispatch()
+	}
+	close(work)
+	close(order)
+	wg.Wait()
+	<-written
+	return n, cmp.Or(err, encErr)
 }
 
 // WriteText writes the report for a person at a terminal: one line per
