@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -151,5 +153,40 @@ func TestMergeFiles(t *testing.T) {
 	}
 	if _, err := report.MergeFiles(nil, []string{write("bad.json", &report.Report{})}, now); err == nil {
 		t.Error("a report of another tool was merged")
+	}
+}
+
+// The JSON writer encodes items in batches on every core: with many items
+// and batches, they come out complete, in order, each as json.MarshalIndent
+// writes it.
+func TestWriteJSONManyItemsInOrder(t *testing.T) {
+	r := report.New([]string{"tlseal", "verify", "many"}, verify.NewTrust(nil), time.Unix(0, 0))
+	const n = 1000
+	for i := range n {
+		r.Add(&verify.ItemResult{Path: fmt.Sprintf("f%04d.json", i), Verdict: verify.Passed, Findings: []verify.Finding{}})
+	}
+	r.Finish(time.Unix(1, 0))
+	var out bytes.Buffer
+	if err := report.WriteJSON(&out, r); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Items []json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Items) != n {
+		t.Fatalf("%d items written, want %d", len(got.Items), n)
+	}
+	for i, raw := range got.Items {
+		var it verify.ItemResult
+		if err := json.Unmarshal(raw, &it); err != nil || it.Path != fmt.Sprintf("f%04d.json", i) {
+			t.Fatalf("item %d is %q (%v)", i, it.Path, err)
+		}
+	}
+	want, _ := json.MarshalIndent(r.Items[n-1], "    ", "  ")
+	if !bytes.Contains(out.Bytes(), append([]byte("\n    "), want...)) {
+		t.Error("the last item is not indented as MarshalIndent indents it")
 	}
 }
