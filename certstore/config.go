@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // Config is the part of a tlseal JSON configuration file (--config) that
@@ -51,7 +53,7 @@ func LoadConfig(path string) (*Config, error) {
 		if p == "" || filepath.IsAbs(p) {
 			return p
 		}
-		if _, ok := ParseRef(p); ok {
+		if _, ok := ParseRef(p); ok || tokenkey.IsURI(p) {
 			return p
 		}
 		return filepath.Join(dir, p)

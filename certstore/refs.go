@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // RefPrefix starts a reference to a store element: "@certstore://ID".
@@ -215,6 +217,16 @@ func (r *Resolver) Store() (*Store, error) {
 // The key must match the certificate and be ECDSA P-256, P-384 or P-521.
 func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain []*x509.Certificate, key crypto.Signer, err error) {
 	switch _, isRef := ParseRef(certRef); {
+	case certRef == "" && tokenkey.IsURI(keyRef):
+		// A key in a token, and its certificate stored beside it.
+		k, err := tokenkey.Open(keyRef)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if k.Cert == nil {
+			return nil, nil, nil, inputErrorf(ReasonInvalidArgument, tokenkey.Redact(keyRef), nil, "the token holds no certificate with the key's label or id: give it with --cert")
+		}
+		cert, key = k.Cert, k.Signer
 	case certRef == "" && keyRef != "":
 		return nil, nil, nil, errorf(ReasonInvalidArgument, "", nil, "a key (%q) was given without a certificate", keyRef)
 	case certRef == "" || isRef:
@@ -257,7 +269,7 @@ func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain
 		}
 	}
 	if !keyMatches(key, cert) {
-		return nil, nil, nil, inputErrorf(ReasonKeyMismatch, keyRef, nil, "the private key does not belong to certificate %q", cert.Subject.String())
+		return nil, nil, nil, inputErrorf(ReasonKeyMismatch, tokenkey.Redact(keyRef), nil, "the private key does not belong to certificate %q", cert.Subject.String())
 	}
 	if err := CheckSigningKey(key); err != nil {
 		return nil, nil, nil, &Error{Reason: ReasonUnsupportedKey, Path: keyRef, Err: err}
@@ -267,6 +279,13 @@ func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain
 
 // key resolves a non-empty key reference.
 func (r *Resolver) key(ref string) (crypto.Signer, error) {
+	if tokenkey.IsURI(ref) {
+		k, err := tokenkey.Open(ref)
+		if err != nil {
+			return nil, err
+		}
+		return k.Signer, nil
+	}
 	if _, ok := ParseRef(ref); ok {
 		s, err := r.Store()
 		if err != nil {

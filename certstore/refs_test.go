@@ -248,6 +248,12 @@ func TestLoadConfig(t *testing.T) {
 		c.CACertificates[1] != "/abs/ca.pem" || c.CACertificates[2] != filepath.Join(dir, "ca.pem") {
 		t.Errorf("config %+v", c)
 	}
+	// A PKCS#11 URI is a key reference, not a path under the config's directory.
+	uri := "pkcs11:token=recorder-7;object=seal-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/tlseal/hsm.pin"
+	os.WriteFile(cfg, []byte(`{"security": {"certificate": "c.pem", "key": "`+uri+`"}}`), 0o600)
+	if c, err := LoadConfig(cfg); err != nil || c.Security.Key != uri || c.Security.Certificate != filepath.Join(dir, "c.pem") {
+		t.Errorf("a pkcs11 key in the config: %+v, %v", c, err)
+	}
 	for name, body := range map[string]string{
 		"not json":     `{`,
 		"bad password": `{"certStorePasswordHex":"xyz"}`,

@@ -17,6 +17,12 @@ func TestCommandLineRedacts(t *testing.T) {
 	if strings.Contains(got, "00112233") || strings.Contains(got, "deadbeef") {
 		t.Errorf("a secret in %q", got)
 	}
+	o = &rootOptions{argv: []string{"sign", "--key", "pkcs11:token=t;object=k?module-path=/m.so&pin-value=4321", "--key=pkcs11:token=t;object=k?pin-value=4321&x=1"}}
+	got = strings.Join(o.commandLine("unused"), " ")
+	want = "tlseal sign --key pkcs11:token=t;object=k?module-path=/m.so&pin-value=(redacted) --key=pkcs11:token=t;object=k?pin-value=(redacted)&x=1"
+	if got != want || strings.Contains(got, "4321") {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
 	if got := (&rootOptions{}).commandLine("tlseal", "x"); strings.Join(got, " ") != "tlseal x" {
 		t.Errorf("fallback %q", got)
 	}

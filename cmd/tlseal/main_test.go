@@ -13,7 +13,9 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/softhsm"
 	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // TestMain lets the test binary act as the tlseal command inside testscript
@@ -28,13 +30,14 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status":  cmdStatus,
-			"testpki": cmdTestPKI,
-			"mkwav":   cmdMkWAV,
-			"mkevent": cmdMkEvent,
-			"flip":    cmdFlip,
-			"waitfor": cmdWaitFor,
-			"cut":     cmdCut,
+			"status":   cmdStatus,
+			"testpki":  cmdTestPKI,
+			"mkwav":    cmdMkWAV,
+			"mkevent":  cmdMkEvent,
+			"flip":     cmdFlip,
+			"waitfor":  cmdWaitFor,
+			"cut":      cmdCut,
+			"tokenkey": cmdTokenKey,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CI", os.Getenv("CI"))
@@ -64,7 +67,7 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := exec.Command(prog, args[2:]...)
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR"),
-		"TLSEAL_CERTSTORE_PASSWORD_HEX=" + ts.Getenv("TLSEAL_CERTSTORE_PASSWORD_HEX")}
+		"TLSEAL_CERTSTORE_PASSWORD_HEX=" + ts.Getenv("TLSEAL_CERTSTORE_PASSWORD_HEX"), "SOFTHSM2_CONF=" + ts.Getenv("SOFTHSM2_CONF")}
 	out, err := cmd.CombinedOutput()
 	got := 0
 	var ee *exec.ExitError
@@ -146,6 +149,7 @@ type tsTB struct{ ts *testscript.TestScript }
 func (t tsTB) Helper()                           {}
 func (t tsTB) Fatal(args ...any)                 { t.ts.Fatalf("%v", args...) }
 func (t tsTB) Fatalf(format string, args ...any) { t.ts.Fatalf(format, args...) }
+func (t tsTB) Skipf(format string, args ...any)  { t.ts.Fatalf("skip: "+format, args...) }
 
 // waitfor FILE [SECONDS]: wait until FILE exists (default 20 s).
 func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
@@ -170,4 +174,31 @@ func cmdCut(ts *testscript.TestScript, neg bool, args []string) {
 	n, err := strconv.Atoi(args[1])
 	ts.Check(err)
 	ts.Check(os.Truncate(ts.MkAbs(args[0]), int64(n)))
+}
+
+// tokenkey PKI LABEL ID CURVE [storecert]: generate an EC key (curve:
+// prime256v1, secp384r1, secp521r1) inside the process's SoftHSM2 token
+// with that label and hex id, issue its certificate from PKI/ca (written to
+// PKI/LABEL.pem), optionally store the certificate in the token too, and
+// set TOKEN_URI (PIN in a file) and SOFTHSM2_CONF for the script. Scripts
+// guard it with [!exec:softhsm2-util] skip.
+func cmdTokenKey(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 4 {
+		ts.Fatalf("usage: tokenkey PKI LABEL ID CURVE [storecert]")
+	}
+	t := tsTB{ts}
+	dir, label, id, curve := ts.MkAbs(args[0]), args[1], args[2], args[3]
+	tk := softhsm.Shared(t)
+	tk.GenerateKey(t, label, id, curve)
+	uri := tk.URI(t, label)
+	k, err := tokenkey.Open(uri)
+	ts.Check(err)
+	ca := testpki.Load(t, filepath.Join(dir, "ca.pem"), filepath.Join(dir, "ca.key"))
+	cert := testpki.IssueFor(t, ca, k.Signer.Public(), testpki.Options{CN: "token signer " + label})
+	ts.Check(os.WriteFile(filepath.Join(dir, label+".pem"), softhsm.PEM(cert), 0o644))
+	if len(args) > 4 && args[4] == "storecert" {
+		tk.WriteCertificate(t, label, id, cert)
+	}
+	ts.Setenv("TOKEN_URI", uri)
+	ts.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
 }

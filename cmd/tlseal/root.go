@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // rootOptions holds what every command shares: the output streams (so tests
@@ -122,9 +124,9 @@ func minArgs(n int) cobra.PositionalArgs {
 var secretFlags = []string{"password-hex", "src-password-hex", "password", "p12-password"}
 
 // commandLine is the command line as a report records it: "tlseal" and
-// the real arguments, every flag included, the values of secret flags
-// replaced by "(redacted)". Without argv (a test calling a runX function
-// directly) it is fallback.
+// the real arguments, every flag included, the values of secret flags and
+// the pin-value of a PKCS#11 URI replaced by "(redacted)". Without argv (a
+// test calling a runX function directly) it is fallback.
 func (o *rootOptions) commandLine(fallback ...string) []string {
 	if o.argv == nil {
 		return fallback
@@ -146,6 +148,9 @@ func (o *rootOptions) commandLine(fallback ...string) []string {
 			case strings.HasPrefix(a, "--"+f+"="):
 				a = "--" + f + "=(redacted)"
 			}
+		}
+		if i := strings.Index(a, tokenkey.Scheme); i >= 0 { // a PKCS#11 URI may carry pin-value
+			a = a[:i] + tokenkey.Redact(a[i:])
 		}
 		out = append(out, a)
 	}

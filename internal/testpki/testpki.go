@@ -66,6 +66,27 @@ func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 	if o.Curve == nil {
 		o.Curve = elliptic.P256()
 	}
+	key, err := ecdsa.GenerateKey(o.Curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Cert{Cert: create(t, parent, isCA, o, key.Public(), key), Key: key}
+}
+
+// IssueFor makes a signing certificate issued by parent for a public key
+// whose private half is elsewhere (in a token).
+func IssueFor(t TB, parent *Cert, pub crypto.PublicKey, o Options) *x509.Certificate {
+	t.Helper()
+	if o.CN == "" {
+		o.CN = "Test Signer"
+	}
+	return create(t, parent, false, o, pub, nil)
+}
+
+// create issues the certificate of pub; self-signed by key when parent is
+// nil.
+func create(t TB, parent *Cert, isCA bool, o Options, pub crypto.PublicKey, key crypto.Signer) *x509.Certificate {
+	t.Helper()
 	if o.NotBefore.IsZero() {
 		o.NotBefore = time.Now().Add(-time.Hour)
 	}
@@ -77,10 +98,6 @@ func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 		if isCA {
 			o.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 		}
-	}
-	key, err := ecdsa.GenerateKey(o.Curve, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
@@ -99,11 +116,11 @@ func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 	if o.Template != nil {
 		o.Template(tmpl)
 	}
-	signerCert, signerKey := tmpl, crypto.Signer(key)
+	signerCert, signerKey := tmpl, key
 	if parent != nil {
 		signerCert, signerKey = parent.Cert, parent.Key
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, key.Public(), signerKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, pub, signerKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +128,38 @@ func issue(t TB, parent *Cert, isCA bool, o Options) *Cert {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Cert{Cert: cert, Key: key}
+	return cert
+}
+
+// Load reads a certificate and its key as Write wrote them.
+func Load(t TB, certPath, keyPath string) *Cert {
+	t.Helper()
+	cb, err := os.ReadFile(certPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cblock, _ := pem.Decode(cb)
+	kblock, _ := pem.Decode(kb)
+	if cblock == nil || kblock == nil {
+		t.Fatal("testpki.Load: no PEM block")
+	}
+	cert, err := x509.ParseCertificate(cblock.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kblock.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, ok := key.(*ecdsa.PrivateKey)
+	if !ok {
+		t.Fatal("testpki.Load: not an ECDSA key")
+	}
+	return &Cert{Cert: cert, Key: k}
 }
 
 // CA makes a self-signed root CA.
