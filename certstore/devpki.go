@@ -1,6 +1,7 @@
 package certstore
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -50,6 +51,22 @@ type DevPKI struct {
 // curve is "P-256", "P-384" or "P-521" ("" means P-256). It fails with
 // Exists if either ID is taken. Write the store with Update.
 func InitDevPKI(s *Store, curve string, now time.Time) (DevPKI, error) {
+	return initDevPKI(s, curve, now, nil)
+}
+
+// InitDevPKIFor is InitDevPKI for a signing key kept elsewhere (in a token):
+// the signer's certificate is issued for pub and stored without a key and
+// without the -enginedefault tag (the store cannot sign with it); the key
+// is named with --key.
+func InitDevPKIFor(s *Store, pub crypto.PublicKey, now time.Time) (DevPKI, error) {
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return DevPKI{}, fmt.Errorf("%T: only ECDSA keys on P-256, P-384 or P-521 can sign seals", pub)
+	}
+	return initDevPKI(s, k.Curve.Params().Name, now, k)
+}
+
+func initDevPKI(s *Store, curve string, now time.Time, signPub *ecdsa.PublicKey) (DevPKI, error) {
 	if curve == "" {
 		curve = defaultDevCurve
 	}
@@ -66,9 +83,12 @@ func InitDevPKI(s *Store, curve string, now time.Time) (DevPKI, error) {
 	if err != nil {
 		return DevPKI{}, err
 	}
-	signKey, err := ecdsa.GenerateKey(c, rand.Reader)
-	if err != nil {
-		return DevPKI{}, err
+	var signKey *ecdsa.PrivateKey
+	if signPub == nil {
+		if signKey, err = ecdsa.GenerateKey(c, rand.Reader); err != nil {
+			return DevPKI{}, err
+		}
+		signPub = &signKey.PublicKey
 	}
 	notBefore := now.Add(-devBackdate).UTC().Truncate(time.Second)
 	caTmpl := &x509.Certificate{
@@ -97,7 +117,7 @@ func InitDevPKI(s *Store, curve string, now time.Time) (DevPKI, error) {
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 	}
-	signDER, err := x509.CreateCertificate(rand.Reader, signTmpl, caCert, &signKey.PublicKey, caKey)
+	signDER, err := x509.CreateCertificate(rand.Reader, signTmpl, caCert, signPub, caKey)
 	if err != nil {
 		return DevPKI{}, fmt.Errorf("creating the development signer: %w", err)
 	}
@@ -107,6 +127,9 @@ func InitDevPKI(s *Store, curve string, now time.Time) (DevPKI, error) {
 	}
 	ca := Element{ID: DevCAID, Tags: []string{TagCADefault}, Cert: caCert, Key: caKey}
 	signer := Element{ID: DevSignerID, Tags: []string{TagEngineDefault}, Cert: signCert, Key: signKey}
+	if signKey == nil {
+		signer.Tags, signer.Key = nil, nil
+	}
 	if err := s.Add(ca); err != nil {
 		return DevPKI{}, err
 	}

@@ -3,6 +3,10 @@
 package tokenkey
 
 import (
+	"crypto"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"strings"
 	"sync"
@@ -19,66 +23,158 @@ var contexts struct {
 	m map[string]*crypto11.Context
 }
 
-// Open resolves a PKCS#11 URI to the key it names.
-func Open(uri string) (*Key, error) {
-	shown := Redact(uri)
-	fail := func(r Reason, format string, args ...any) error {
-		return &Error{Reason: r, URI: shown, Err: fmt.Errorf(format, args...)}
-	}
+// target is what a URI names: a token (opened) and an object in it.
+type target struct {
+	ctx       *crypto11.Context
+	shown     string // the URI, redacted
+	object    string
+	id        string
+	label, ib []byte // object and id as crypto11 wants them (nil when absent)
+}
+
+func (tg *target) fail(r Reason, format string, args ...any) error {
+	return &Error{Reason: r, URI: tg.shown, Err: fmt.Errorf(format, args...)}
+}
+
+// resolve parses uri and opens (logs in to) its token.
+func resolve(uri string) (*target, error) {
+	tg := &target{shown: Redact(uri)}
 	u := pkcs11uri.New()
 	if err := u.Parse(uri); err != nil {
-		return nil, &Error{Reason: ReasonInvalidURI, URI: shown, Err: err}
+		return nil, &Error{Reason: ReasonInvalidURI, URI: tg.shown, Err: err}
 	}
 	token, _ := u.GetPathAttribute("token", false)
 	if token == "" {
-		return nil, fail(ReasonInvalidURI, "name the token by its label (token=...): slot numbers change")
+		return nil, tg.fail(ReasonInvalidURI, "name the token by its label (token=...): slot numbers change")
 	}
-	object, _ := u.GetPathAttribute("object", false)
-	id, _ := u.GetPathAttribute("id", false)
-	if object == "" && id == "" {
-		return nil, fail(ReasonInvalidURI, "name the key (object=LABEL or id=...)")
+	tg.object, _ = u.GetPathAttribute("object", false)
+	tg.id, _ = u.GetPathAttribute("id", false)
+	if tg.object == "" && tg.id == "" {
+		return nil, tg.fail(ReasonInvalidURI, "name the key (object=LABEL or id=...)")
+	}
+	if tg.object != "" {
+		tg.label = []byte(tg.object)
+	}
+	if tg.id != "" {
+		tg.ib = []byte(tg.id)
 	}
 	u.SetAllowAnyModule(true)
 	module, err := u.GetModule()
 	if err != nil {
-		return nil, &Error{Reason: ReasonModule, URI: shown, Err: fmt.Errorf("%w (module-path=FILE, or module-name with module-path=DIR)", err)}
+		return nil, &Error{Reason: ReasonModule, URI: tg.shown, Err: fmt.Errorf("%w (module-path=FILE, or module-name with module-path=DIR)", err)}
 	}
 	if !u.HasPIN() {
-		return nil, fail(ReasonPIN, "no PIN: add pin-source=file:/path/to/pin (or pin-value, which is unsafe)")
+		return nil, tg.fail(ReasonPIN, "no PIN: add pin-source=file:/path/to/pin (or pin-value, which is unsafe)")
 	}
 	pin, err := u.GetPIN()
 	if err != nil {
-		return nil, &Error{Reason: ReasonPIN, URI: shown, Err: err}
+		return nil, &Error{Reason: ReasonPIN, URI: tg.shown, Err: err}
 	}
 	if _, fromFile := u.GetQueryAttribute("pin-source", false); fromFile {
 		pin = strings.TrimSuffix(strings.TrimSuffix(pin, "\n"), "\r")
 	}
-	ctx, err := context(module, token, pin)
-	if err != nil {
-		return nil, &Error{Reason: reasonOf(err), URI: shown, Err: err}
+	if tg.ctx, err = context(module, token, pin); err != nil {
+		return nil, &Error{Reason: reasonOf(err), URI: tg.shown, Err: err}
 	}
-	var idb, label []byte
-	if id != "" {
-		idb = []byte(id)
-	}
-	if object != "" {
-		label = []byte(object)
-	}
-	s, err := ctx.FindKeyPair(idb, label)
+	return tg, nil
+}
+
+// find returns the key pair the target names, or nil.
+func (tg *target) find() (crypto11.Signer, error) {
+	s, err := tg.ctx.FindKeyPair(tg.ib, tg.label)
 	if err != nil && strings.Contains(err.Error(), "not found") {
-		s, err = nil, nil // crypto11 reports a half-present pair so
+		return nil, nil // crypto11 reports a half-present pair so
 	}
 	if err != nil {
-		return nil, &Error{Reason: ReasonToken, URI: shown, Err: err}
+		return nil, &Error{Reason: ReasonToken, URI: tg.shown, Err: err}
+	}
+	return s, nil
+}
+
+// Open resolves a PKCS#11 URI to the key it names.
+func Open(uri string) (*Key, error) {
+	tg, err := resolve(uri)
+	if err != nil {
+		return nil, err
+	}
+	s, err := tg.find()
+	if err != nil {
+		return nil, err
 	}
 	if s == nil {
-		return nil, fail(ReasonNotFound, "no key pair with %s", describe(object, id))
+		return nil, tg.fail(ReasonNotFound, "no key pair with %s", describe(tg.object, tg.id))
 	}
 	k := &Key{Signer: s}
-	if c, err := ctx.FindCertificate(idb, label, nil); err == nil && c != nil {
+	if c, err := tg.ctx.FindCertificate(tg.ib, tg.label, nil); err == nil && c != nil {
 		k.Cert = c
 	}
 	return k, nil
+}
+
+// Generate makes a new ECDSA key pair inside the token, with the URI's
+// label and id (a random id when it names none); the private key is not
+// extractable. A key already there with that label or id is an error.
+func Generate(uri string, curve elliptic.Curve) (crypto.Signer, error) {
+	tg, err := resolve(uri)
+	if err != nil {
+		return nil, err
+	}
+	if s, err := tg.find(); err != nil {
+		return nil, err
+	} else if s != nil {
+		return nil, tg.fail(ReasonExists, "the token already holds a key pair with %s", describe(tg.object, tg.id))
+	}
+	id := tg.ib
+	if id == nil {
+		id = make([]byte, 16)
+		if _, err := rand.Read(id); err != nil {
+			return nil, err
+		}
+	}
+	s, err := tg.ctx.GenerateECDSAKeyPairWithLabel(id, tg.label, curve)
+	if err != nil {
+		return nil, &Error{Reason: ReasonToken, URI: tg.shown, Err: fmt.Errorf("generating the key pair: %w", err)}
+	}
+	return s, nil
+}
+
+// StoreCertificate stores cert in the token beside the key the URI names
+// (same label and id), where Open finds it.
+func StoreCertificate(uri string, cert *x509.Certificate) error {
+	tg, err := resolve(uri)
+	if err != nil {
+		return err
+	}
+	id := tg.ib
+	if id == nil {
+		// The key's own id, so that the certificate is found by it too.
+		s, err := tg.find()
+		if err != nil {
+			return err
+		}
+		if s == nil {
+			return tg.fail(ReasonNotFound, "no key pair with %s", describe(tg.object, tg.id))
+		}
+		if id, err = keyID(tg.ctx, s); err != nil {
+			return &Error{Reason: ReasonToken, URI: tg.shown, Err: err}
+		}
+	}
+	if err := tg.ctx.ImportCertificateWithLabel(id, tg.label, cert); err != nil {
+		return &Error{Reason: ReasonToken, URI: tg.shown, Err: fmt.Errorf("storing the certificate: %w", err)}
+	}
+	return nil
+}
+
+func keyID(ctx *crypto11.Context, s crypto11.Signer) ([]byte, error) {
+	attrs, err := ctx.GetAttributes(s, []crypto11.AttributeType{crypto11.CkaId})
+	if err != nil {
+		return nil, err
+	}
+	a, ok := attrs[crypto11.CkaId]
+	if !ok || a == nil {
+		return nil, fmt.Errorf("the key has no CKA_ID")
+	}
+	return a.Value, nil
 }
 
 func describe(object, id string) string {

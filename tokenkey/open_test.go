@@ -5,6 +5,7 @@ package tokenkey_test
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/sha512"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/tlseal/tlseal/internal/softhsm"
+	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/tokenkey"
 )
 
@@ -136,6 +138,37 @@ func TestWrongPINChild(t *testing.T) {
 		t.Fatalf("a wrong PIN: got %v, want reason %v", err, tokenkey.ReasonToken)
 	}
 	t.Logf("refused: %v", err)
+}
+
+// Generate makes a key inside the token (never twice under one label);
+// StoreCertificate puts its certificate beside it, where Open finds it.
+func TestGenerateAndStoreCertificate(t *testing.T) {
+	tk := softhsm.Shared(t)
+	uri := tk.URI(t, "generated")
+	s, err := tokenkey.Generate(uri, elliptic.P384())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub, ok := s.Public().(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P384() {
+		t.Fatalf("generated %T", s.Public())
+	}
+	_, err = tokenkey.Generate(uri, elliptic.P256())
+	var te *tokenkey.Error
+	if !errors.As(err, &te) || te.Reason != tokenkey.ReasonExists {
+		t.Fatalf("a second key under the label: %v", err)
+	}
+	ca := testpki.CA(t, testpki.Options{})
+	cert := testpki.IssueFor(t, ca, s.Public(), testpki.Options{CN: "generated"})
+	if err := tokenkey.StoreCertificate(uri, cert); err != nil {
+		t.Fatal(err)
+	}
+	k, err := tokenkey.Open(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Cert == nil || !k.Cert.Equal(cert) {
+		t.Fatalf("Open found certificate %v", k.Cert)
+	}
 }
 
 func TestRedact(t *testing.T) {

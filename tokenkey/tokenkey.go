@@ -47,6 +47,7 @@ const (
 	ReasonToken                   // no token with that label, or the login failed (a wrong PIN)
 	ReasonPIN                     // the PIN cannot be read
 	ReasonNotFound                // no key (or certificate) with that label/id in the token
+	ReasonExists                  // Generate: the token already holds a key with that label/id
 )
 
 var reasonText = map[Reason]string{
@@ -56,6 +57,7 @@ var reasonText = map[Reason]string{
 	ReasonToken:            "PKCS#11 token",
 	ReasonPIN:              "PKCS#11 PIN",
 	ReasonNotFound:         "not found in the PKCS#11 token",
+	ReasonExists:           "already in the PKCS#11 token",
 }
 
 func (r Reason) String() string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlseal/tlseal/certstore"
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // passwordEnv holds the certificate store password as hex.
@@ -434,7 +436,7 @@ func newPKICommand(opts *rootOptions) *cobra.Command {
 		Args:    exactArgs(0),
 		RunE:    func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	var curve string
+	var curve, tokenURI string
 	initCmd := &cobra.Command{
 		Use:   "init --certstore FILE [--curve P-256|P-384|P-521]",
 		Short: "Create a development CA and signing certificate in a store",
@@ -449,18 +451,24 @@ work with --certstore alone.
 This is for trying tlseal and for tests. Seals made with it say so in their
 certificate subject; do not use it for real evidence.`,
 		Example: `  tlseal pki init --certstore dev.ecs --password-hex $(openssl rand -hex 32 | tee dev.pw)
-  tlseal pki init --certstore dev.ecs --curve P-384 --password-file dev.key`,
+  tlseal pki init --certstore dev.ecs --curve P-384 --password-file dev.key
+  tlseal pki init --certstore dev.ecs --pkcs11 'pkcs11:token=dev;object=seal-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:dev.pin'`,
 		Args: exactArgs(0),
-		RunE: func(_ *cobra.Command, _ []string) error { return runPKIInit(opts, curve) },
+		RunE: func(_ *cobra.Command, _ []string) error { return runPKIInit(opts, curve, tokenURI) },
 	}
 	initCmd.Flags().StringVar(&curve, "curve", "P-256", "key curve: P-256, P-384 or P-521")
+	initCmd.Flags().StringVar(&tokenURI, "pkcs11", "", "generate the signing key inside this PKCS#11 token (an RFC 7512 URI naming a new key); it never leaves the token, its certificate is stored in the token and in the store (without a key): sign with --key URI")
 	cmd.AddCommand(initCmd)
 	return cmd
 }
 
-func runPKIInit(o *rootOptions, curve string) error {
-	if _, err := certstore.ParseCurve(curve); err != nil {
+func runPKIInit(o *rootOptions, curve, tokenURI string) error {
+	c, err := certstore.ParseCurve(curve)
+	if err != nil {
 		return usagef("--curve %q: use P-256, P-384 or P-521", curve)
+	}
+	if tokenURI != "" && !tokenkey.IsURI(tokenURI) {
+		return usagef("--pkcs11 %q: not a pkcs11: URI", tokenURI)
 	}
 	cfg, err := o.certConfig()
 	if err != nil {
@@ -472,6 +480,13 @@ func runPKIInit(o *rootOptions, curve string) error {
 	}
 	if file == "" {
 		return usagef("pki init needs --certstore FILE")
+	}
+	var tokenKey crypto.Signer
+	if tokenURI != "" {
+		// The key first: if the token refuses, no store is made or changed.
+		if tokenKey, err = tokenkey.Generate(tokenURI, c); err != nil {
+			return err
+		}
 	}
 	created := false
 	_, statErr := os.Stat(file)
@@ -491,6 +506,10 @@ func runPKIInit(o *rootOptions, curve string) error {
 	var defaultSigner *x509.Certificate
 	err = o.updateCertstore(file, func(s *certstore.Store) error {
 		var err error
+		if tokenKey != nil {
+			pki, err = certstore.InitDevPKIFor(s, tokenKey.Public(), time.Now())
+			return err
+		}
 		if pki, err = certstore.InitDevPKI(s, curve, time.Now()); err != nil {
 			return err
 		}
@@ -499,6 +518,11 @@ func runPKIInit(o *rootOptions, curve string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if tokenKey != nil {
+		if err := tokenkey.StoreCertificate(tokenURI, pki.Signer.Cert); err != nil {
+			return err
+		}
 	}
 	w := o.stdout
 	fmt.Fprintln(w, "DEVELOPMENT PKI - for trying tlseal and for tests only, NOT FOR EVIDENCE")
@@ -515,6 +539,10 @@ func runPKIInit(o *rootOptions, curve string) error {
 		fmt.Fprintf(w, "%s %s%s  %s\n", x.label, certstore.RefPrefix, d.ID, d.Subject)
 		fmt.Fprintf(w, "          tags %s, %s, valid %s to %s, sha256 %s\n",
 			strings.Join(d.Tags, ","), d.PublicKey, d.NotBefore, d.NotAfter, d.SHA256)
+	}
+	if tokenKey != nil {
+		fmt.Fprintf(w, "key:      in the token, %s (sign with --key and that URI; the token holds the certificate too)\n", tokenkey.Redact(tokenURI))
+		return nil
 	}
 	if !defaultSigner.Equal(pki.Signer.Cert) {
 		fmt.Fprintf(o.stderr, "warning: an earlier element tagged %s stays the default signer; name the development signer with --cert %s%s\n",

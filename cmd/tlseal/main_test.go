@@ -38,6 +38,7 @@ func TestScripts(t *testing.T) {
 			"waitfor":  cmdWaitFor,
 			"cut":      cmdCut,
 			"tokenkey": cmdTokenKey,
+			"tokenuri": cmdTokenURI,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CI", os.Getenv("CI"))
@@ -200,5 +201,16 @@ func cmdTokenKey(ts *testscript.TestScript, neg bool, args []string) {
 		tk.WriteCertificate(t, label, id, cert)
 	}
 	ts.Setenv("TOKEN_URI", uri)
+	ts.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+}
+
+// tokenuri LABEL: set TOKEN_URI to the URI of a (new) key LABEL in the
+// process's SoftHSM2 token, and SOFTHSM2_CONF, without making the key.
+func cmdTokenURI(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: tokenuri LABEL")
+	}
+	t := tsTB{ts}
+	ts.Setenv("TOKEN_URI", softhsm.Shared(t).URI(t, args[0]))
 	ts.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
 }
