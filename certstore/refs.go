@@ -286,6 +286,9 @@ func (r *Resolver) key(ref string) (crypto.Signer, error) {
 		}
 		return k.Signer, nil
 	}
+	if tokenkey.IsExec(ref) {
+		return tokenkey.OpenExec(ref)
+	}
 	if _, ok := ParseRef(ref); ok {
 		s, err := r.Store()
 		if err != nil {

@@ -73,7 +73,7 @@ func resolve(uri string) (*target, error) {
 	if _, fromFile := u.GetQueryAttribute("pin-source", false); fromFile {
 		pin = strings.TrimSuffix(strings.TrimSuffix(pin, "\n"), "\r")
 	}
-	if tg.ctx, err = context(module, token, pin); err != nil {
+	if tg.ctx, err = tokenContext(module, token, pin); err != nil {
 		return nil, &Error{Reason: reasonOf(err), URI: tg.shown, Err: err}
 	}
 	return tg, nil
@@ -187,7 +187,7 @@ func describe(object, id string) string {
 	return fmt.Sprintf("id %x", id)
 }
 
-func context(module, token, pin string) (*crypto11.Context, error) {
+func tokenContext(module, token, pin string) (*crypto11.Context, error) {
 	contexts.Lock()
 	defer contexts.Unlock()
 	key := module + "\x00" + token + "\x00" + pin

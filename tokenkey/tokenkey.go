@@ -1,5 +1,7 @@
-// Package tokenkey resolves signing keys that never leave a token: RFC 7512
-// PKCS#11 URIs such as
+// Package tokenkey resolves signing keys that tlseal never holds: keys in a
+// token, named by RFC 7512 PKCS#11 URIs, and external signer programs
+// (exec:/path, for KMS, cloud HSMs and smart-card tools; see ExecScheme).
+// PKCS#11 URIs look like
 //
 //	pkcs11:token=recorder-7;object=seal-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/tlseal/hsm.pin
 //
@@ -48,6 +50,7 @@ const (
 	ReasonPIN                     // the PIN cannot be read
 	ReasonNotFound                // no key (or certificate) with that label/id in the token
 	ReasonExists                  // Generate: the token already holds a key with that label/id
+	ReasonSigner                  // an external signer failed, timed out or answered wrongly
 )
 
 var reasonText = map[Reason]string{
@@ -58,6 +61,7 @@ var reasonText = map[Reason]string{
 	ReasonPIN:              "PKCS#11 PIN",
 	ReasonNotFound:         "not found in the PKCS#11 token",
 	ReasonExists:           "already in the PKCS#11 token",
+	ReasonSigner:           "external signer",
 }
 
 func (r Reason) String() string {

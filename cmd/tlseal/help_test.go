@@ -59,7 +59,7 @@ func TestOperationsGuideFlagsExist(t *testing.T) {
 		}
 	}
 	walk(newRootCommand(&rootOptions{stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}))
-	re := regexp.MustCompile(`(?:^|[\s\x60(])--([a-z][a-z-]+)`)
+	re := regexp.MustCompile(`(?:^|[\s\x60(])--([a-z][a-z0-9-]+)`)
 	n := 0
 	for _, line := range strings.Split(string(doc), "\n") {
 		if strings.Contains(line, "rsync ") || strings.Contains(line, "journalctl") || strings.Contains(line, "systemd-analyze ") {

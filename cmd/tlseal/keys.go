@@ -57,7 +57,7 @@ func (o *rootOptions) loadPreviousSigner(f signerFlags) (*timeline.Signer, error
 
 const (
 	certFlagHelp = "signing certificate: @certstore://ID or PEM file (leaf first, then intermediates); default: the token's certificate when --key is a pkcs11: URI, else the store's -enginedefault element"
-	keyFlagHelp  = "its private key: @certstore://ID, PEM file (PKCS#8 or SEC1), or a key in a token, pkcs11:token=LABEL;object=LABEL?module-path=LIB&pin-source=file:PINFILE (RFC 7512); default: with the certificate"
+	keyFlagHelp  = "its private key: @certstore://ID, PEM file (PKCS#8 or SEC1), a key in a token, pkcs11:token=LABEL;object=LABEL?module-path=LIB&pin-source=file:PINFILE (RFC 7512), or an external signer program, exec:/path/to/signer (docs/operations.md); default: with the certificate"
 	caFlagHelp   = "trust anchor: @certstore://ID or PEM file of CA certificates (repeatable); default: the store's -cadefault elements"
 )
 

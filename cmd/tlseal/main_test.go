@@ -30,15 +30,16 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"status":   cmdStatus,
-			"testpki":  cmdTestPKI,
-			"mkwav":    cmdMkWAV,
-			"mkevent":  cmdMkEvent,
-			"flip":     cmdFlip,
-			"waitfor":  cmdWaitFor,
-			"cut":      cmdCut,
-			"tokenkey": cmdTokenKey,
-			"tokenuri": cmdTokenURI,
+			"status":      cmdStatus,
+			"testpki":     cmdTestPKI,
+			"mkwav":       cmdMkWAV,
+			"mkevent":     cmdMkEvent,
+			"flip":        cmdFlip,
+			"waitfor":     cmdWaitFor,
+			"cut":         cmdCut,
+			"tokenkey":    cmdTokenKey,
+			"tokenuri":    cmdTokenURI,
+			"buildsigner": cmdBuildSigner,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CI", os.Getenv("CI"))
@@ -68,7 +69,8 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := exec.Command(prog, args[2:]...)
 	cmd.Dir = ts.MkAbs(".")
 	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR"),
-		"TLSEAL_CERTSTORE_PASSWORD_HEX=" + ts.Getenv("TLSEAL_CERTSTORE_PASSWORD_HEX"), "SOFTHSM2_CONF=" + ts.Getenv("SOFTHSM2_CONF")}
+		"TLSEAL_CERTSTORE_PASSWORD_HEX=" + ts.Getenv("TLSEAL_CERTSTORE_PASSWORD_HEX"), "SOFTHSM2_CONF=" + ts.Getenv("SOFTHSM2_CONF"),
+		"TESTSIGNER_KEY=" + ts.Getenv("TESTSIGNER_KEY"), "TESTSIGNER_MODE=" + ts.Getenv("TESTSIGNER_MODE")}
 	out, err := cmd.CombinedOutput()
 	got := 0
 	var ee *exec.ExitError
@@ -213,4 +215,23 @@ func cmdTokenURI(ts *testscript.TestScript, neg bool, args []string) {
 	t := tsTB{ts}
 	ts.Setenv("TOKEN_URI", softhsm.Shared(t).URI(t, args[0]))
 	ts.Setenv("SOFTHSM2_CONF", os.Getenv("SOFTHSM2_CONF"))
+}
+
+// buildsigner KEYFILE: build tokenkey's test signer program (the exec:
+// protocol) into the script's work directory, signing with KEYFILE; sets
+// SIGNER to its exec: reference and TESTSIGNER_KEY.
+func cmdBuildSigner(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: buildsigner KEYFILE")
+	}
+	src, err := filepath.Abs("../../tokenkey/testdata/testsigner")
+	ts.Check(err)
+	bin := ts.MkAbs("testsigner")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = src
+	if out, err := cmd.CombinedOutput(); err != nil {
+		ts.Fatalf("building the test signer: %v\n%s", err, out)
+	}
+	ts.Setenv("SIGNER", "exec:"+bin)
+	ts.Setenv("TESTSIGNER_KEY", ts.MkAbs(args[0]))
 }
