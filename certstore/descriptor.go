@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // Descriptor describes a store (the "descriptor" verb). It never contains
@@ -25,6 +27,7 @@ type Descriptor struct {
 type ElementDescriptor struct {
 	ID             string   `json:"id"`
 	HasPrivateKey  bool     `json:"hasPrivateKey"`
+	KeyRef         string   `json:"keyRef,omitempty"` // a key kept outside the store (pin-value redacted)
 	Tags           []string `json:"tags"`
 	CertificatePEM string   `json:"certificatePem"`
 }
@@ -33,6 +36,7 @@ type ElementDescriptor struct {
 type CertificateDescriptor struct {
 	ID                 string   `json:"id"`
 	HasPrivateKey      bool     `json:"hasPrivateKey"`
+	KeyRef             string   `json:"keyRef,omitempty"`
 	Tags               []string `json:"tags"`
 	Subject            string   `json:"subject"`
 	Issuer             string   `json:"issuer"`
@@ -54,7 +58,7 @@ func (s *Store) Descriptor() Descriptor {
 	d := Descriptor{ID: s.id, FileName: s.path, Version: s.version, Flags: s.flags, Certificates: []ElementDescriptor{}}
 	for _, e := range s.elements {
 		d.Certificates = append(d.Certificates, ElementDescriptor{
-			ID: e.ID, HasPrivateKey: e.Key != nil, Tags: e.clone().Tags, CertificatePEM: string(e.CertPEM),
+			ID: e.ID, HasPrivateKey: e.Key != nil, KeyRef: redactRef(e.KeyRef), Tags: e.clone().Tags, CertificatePEM: string(e.CertPEM),
 		})
 	}
 	return d
@@ -67,6 +71,7 @@ func (e Element) Describe() CertificateDescriptor {
 	return CertificateDescriptor{
 		ID:                 e.ID,
 		HasPrivateKey:      e.Key != nil,
+		KeyRef:             redactRef(e.KeyRef),
 		Tags:               e.clone().Tags,
 		Subject:            c.Subject.String(),
 		Issuer:             c.Issuer.String(),
@@ -128,4 +133,11 @@ func extKeyUsageNames(us []x509.ExtKeyUsage) []string {
 		}
 	}
 	return out
+}
+
+func redactRef(ref string) string {
+	if ref == "" {
+		return ""
+	}
+	return tokenkey.Redact(ref)
 }

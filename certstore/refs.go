@@ -62,13 +62,43 @@ func (s *Store) Signer(ref string) (cert *x509.Certificate, chain []*x509.Certif
 	} else if e, err = s.lookupRef(ref); err != nil {
 		return nil, nil, nil, err
 	}
-	if e.Key == nil {
-		return nil, nil, nil, errorf(ReasonNotFound, s.path, nil, "element %q has no private key", e.ID)
+	key, err = s.elementKey(e)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if err := CheckSigningKey(e.Key); err != nil {
+	if err := CheckSigningKey(key); err != nil {
 		return nil, nil, nil, &Error{Reason: ReasonUnsupportedKey, Path: s.path, Detail: "element " + e.ID, Err: err}
 	}
-	return e.Cert, s.intermediates(e.Cert), e.Key, nil
+	return e.Cert, s.intermediates(e.Cert), key, nil
+}
+
+// elementKey is the element's signing key: its own, or the one its key
+// reference names (which must belong to its certificate).
+func (s *Store) elementKey(e Element) (crypto.Signer, error) {
+	switch {
+	case e.Key != nil:
+		return e.Key, nil
+	case e.KeyRef == "":
+		return nil, errorf(ReasonNotFound, s.path, nil, "element %q has no private key", e.ID)
+	}
+	var key crypto.Signer
+	if tokenkey.IsExec(e.KeyRef) {
+		k, err := tokenkey.OpenExec(e.KeyRef)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	} else {
+		k, err := tokenkey.Open(e.KeyRef)
+		if err != nil {
+			return nil, err
+		}
+		key = k.Signer
+	}
+	if !keyMatches(key, e.Cert) {
+		return nil, errorf(ReasonKeyMismatch, s.path, nil, "element %q: the key %s does not belong to its certificate", e.ID, tokenkey.Redact(e.KeyRef))
+	}
+	return key, nil
 }
 
 // TrustAnchors resolves trust anchors in the store: each ref is
@@ -298,10 +328,7 @@ func (r *Resolver) key(ref string) (crypto.Signer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if e.Key == nil {
-			return nil, errorf(ReasonNotFound, s.path, nil, "element %q has no private key", e.ID)
-		}
-		return e.Key, nil
+		return s.elementKey(e)
 	}
 	data, err := os.ReadFile(ref)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // Element is one certificate in a store, with its private key if it has one.
@@ -21,6 +23,10 @@ type Element struct {
 	Cert    *x509.Certificate // never nil in a store
 	CertPEM []byte            // the certificate as PEM; filled in by the store
 	Key     crypto.Signer     // nil if the element has no private key
+	// KeyRef names a key the store does not hold: a PKCS#11 URI or an
+	// external signer (exec:), resolved when the element signs. An element
+	// has Key or KeyRef, not both.
+	KeyRef string
 }
 
 // Standard tags.
@@ -195,6 +201,14 @@ func checkElement(path string, e Element) (Element, error) {
 		return Element{}, err
 	}
 	e.Tags = tags
+	if e.KeyRef != "" {
+		if e.Key != nil {
+			return Element{}, errorf(ReasonInvalidElement, path, nil, "element %q has both a private key and a key reference", e.ID)
+		}
+		if !tokenkey.IsURI(e.KeyRef) && !tokenkey.IsExec(e.KeyRef) {
+			return Element{}, errorf(ReasonInvalidElement, path, nil, "element %q: the key reference is neither a %s URI nor %s", e.ID, tokenkey.Scheme, tokenkey.ExecScheme)
+		}
+	}
 	if e.Key != nil {
 		if !keyMatches(e.Key, e.Cert) {
 			return Element{}, errorf(ReasonKeyMismatch, path, nil, "element %q: the private key does not belong to certificate %q", e.ID, e.Cert.Subject.String())
@@ -221,12 +235,13 @@ type fileElement struct {
 	Tags        []string `json:"tags"`
 	Certificate []byte   `json:"certificate"`          // DER, base64 in JSON
 	PrivateKey  []byte   `json:"privateKey,omitempty"` // PKCS#8 DER, base64 in JSON
+	KeyRef      string   `json:"keyRef,omitempty"`     // a key the store does not hold
 }
 
 func (s *Store) marshal() ([]byte, error) {
 	c := fileContent{ID: s.id, Elements: make([]fileElement, 0, len(s.elements))}
 	for _, e := range s.elements {
-		fe := fileElement{ID: e.ID, Tags: e.Tags, Certificate: e.Cert.Raw}
+		fe := fileElement{ID: e.ID, Tags: e.Tags, Certificate: e.Cert.Raw, KeyRef: e.KeyRef}
 		if fe.Tags == nil {
 			fe.Tags = []string{}
 		}
@@ -290,7 +305,7 @@ func decodeContent(path string, content []byte) (*Store, error) {
 }
 
 func decodeElement(path string, i int, fe fileElement) (Element, error) {
-	e := Element{ID: fe.ID, Tags: fe.Tags}
+	e := Element{ID: fe.ID, Tags: fe.Tags, KeyRef: fe.KeyRef}
 	cert, err := x509.ParseCertificate(fe.Certificate)
 	if err != nil {
 		return Element{}, errorf(ReasonInvalidElement, path, err, "element %d (%q): certificate does not parse", i, fe.ID)

@@ -32,6 +32,7 @@ const (
 // certstoreFlags are the flags of the certstore operations. They are bound
 // both on "certstore" (for the FILE-first form) and on each operation.
 type certstoreFlags struct {
+	cert            string
 	tags            string
 	srcPasswordHex  string
 	p12PasswordFile string
@@ -52,22 +53,22 @@ func certstoreOps() []certstoreOp {
 given as hex (--password-hex, TLSEAL_CERTSTORE_PASSWORD_HEX, or typed twice at a
 terminal prompt) or as the raw bytes of a file (--password-file). The file is
 written with mode 0600; an existing file is never overwritten.`,
-			example: `  openssl rand 32 > store.key && chmod 600 store.key
-  tlseal certstore store.ecs create --password-file store.key
+			example: `  openssl rand -base64 32 > store.pw && chmod 600 store.pw
+  tlseal certstore store.ecs create --password-file store.pw
   TLSEAL_CERTSTORE_PASSWORD_HEX=$(openssl rand -hex 32) tlseal certstore store.ecs create`,
 			run: runCertstoreCreate},
 		{name: "list", short: "List the elements: ID, private key, tags, subject, expiry",
-			example: `  tlseal certstore store.ecs list --password-file store.key`,
+			example: `  tlseal certstore store.ecs list --password-file store.pw`,
 			run:     runCertstoreList},
 		{name: "descriptor", short: "Print the store descriptor as JSON (certificates only, never keys)",
 			long: `Print the store descriptor as JSON: id, fileName, version, flags and
 certificates[{id, hasPrivateKey, tags, certificatePem}]. Private keys are never printed.`,
-			example: `  tlseal certstore store.ecs descriptor --password-file store.key | jq '.certificates[].id'`,
+			example: `  tlseal certstore store.ecs descriptor --password-file store.pw | jq '.certificates[].id'`,
 			run:     runCertstoreDescriptor},
 		{name: "pem", args: "ID", short: "Print an element's certificate as PEM (never its key)",
 			long: `Print the certificate of element ID as PEM. A private key is never
 printed or exported: there is no way to get a key out of a store.`,
-			example: `  tlseal certstore store.ecs pem dev-ca --password-file store.key > ca.pem`,
+			example: `  tlseal certstore store.ecs pem dev-ca --password-file store.pw > ca.pem`,
 			minArgs: 1, maxArgs: 1, run: runCertstorePEM},
 		{name: "add", args: "ID CERT [KEY]", short: "Add a certificate (PEM or DER) and optionally its private key (PEM)",
 			long: `Add element ID: the certificate from CERT (PEM or DER, exactly one) and, if
@@ -77,6 +78,16 @@ must match the certificate. Encrypted PEM keys are refused (decrypt them first).
 			example: `  tlseal certstore store.ecs add engine signer.pem signer.key --tags -enginedefault
   tlseal certstore store.ecs add rootca ca.pem --tags -cadefault`,
 			minArgs: 2, maxArgs: 3, flags: []string{"tags"}, run: runCertstoreAdd},
+		{name: "addref", args: "ID KEYREF", short: "Add a certificate whose key stays outside the store (PKCS#11 token or external signer)",
+			long: `Add element ID whose private key the store never holds: KEYREF is a PKCS#11
+URI (pkcs11:token=...;object=...?module-path=...&pin-source=file:...) or an
+external signer (exec:/path/to/signer). The certificate comes from --cert
+(PEM or DER), or, for a PKCS#11 key, from the token when it holds one with the
+key's label or id. The key is reached once now, to check that it belongs to
+the certificate. Afterwards @certstore://ID and the -enginedefault tag sign
+with it as with any element; "list" shows its KEY as "token".`,
+			example: `  tlseal certstore store.ecs addref recorder-7 'pkcs11:token=recorder-7;object=seal-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/tlseal/hsm.pin' --cert recorder-7.pem --tags -enginedefault`,
+			minArgs: 2, maxArgs: 2, flags: []string{"cert", "tags"}, run: runCertstoreAddRef},
 		{name: "addp12", args: "ID FILE.p12", short: "Add a certificate and key from a PKCS#12 file",
 			long: `Add element ID from a PKCS#12 file holding one certificate and its private key.
 Both OpenSSL 3's default encryption (AES-256, PBKDF2) and -legacy files are read.
@@ -95,13 +106,13 @@ password if that is not given. --tags replaces the copied tags.`,
 			example: `  tlseal certstore new.ecs import engine engine old.ecs --password-file new.key --src-password-hex 0a1b...`,
 			minArgs: 3, maxArgs: 3, flags: []string{"tags", "src-password-hex"}, run: runCertstoreImport},
 		{name: "del", args: "ID", short: "Delete an element",
-			example: `  tlseal certstore store.ecs del old-engine --password-file store.key`,
+			example: `  tlseal certstore store.ecs del old-engine --password-file store.pw`,
 			minArgs: 1, maxArgs: 1, run: runCertstoreDel},
 		{name: "show", args: "ID", short: "Print an element's certificate descriptor as JSON",
 			long: `Print the certificate descriptor of element ID as JSON: subject, issuer,
 serial number, validity, public key, key usages, SHA-256 fingerprint, tags and
 the certificate PEM. Never the private key.`,
-			example: `  tlseal certstore store.ecs show dev-signer --password-file store.key`,
+			example: `  tlseal certstore store.ecs show dev-signer --password-file store.pw`,
 			minArgs: 1, maxArgs: 1, run: runCertstoreShow},
 		{name: "tagset", args: "ID --tags a,b", short: "Replace an element's tags",
 			long: `Replace the tags of element ID with the comma-separated --tags list
@@ -129,19 +140,20 @@ from PBKDF2-HMAC-SHA256, 600,000 iterations). Private keys go in, never out.
 Operations: ` + strings.Join(names, ", ") + `. "tlseal certstore OP --help" describes
 one; FILE may also follow OP ("tlseal certstore list FILE").
 
-The password is binary key material: --password-hex HEX, --password-file FILE
-(its raw bytes, a trailing newline included), the environment variable
-` + passwordEnv + `, or a prompt (hex, not echoed) when stdin is a terminal.
+The password is a passphrase: --password-file FILE (text; one trailing newline
+is not part of it), $TLSEAL_CERTSTORE_PASSWORD, or a prompt (not echoed; asked
+twice on create) when stdin is a terminal. Binary passwords are given as hex:
+--password-hex HEX or $` + passwordEnv + `.
 
 Elements are referenced as @certstore://ID wherever tlseal takes a certificate,
 key or CA. With no --cert/--key the first element tagged -enginedefault signs;
 with no --ca the elements tagged -cadefault are trusted.
 
 ` + exitStatusHelp,
-		Example: `  tlseal certstore store.ecs create --password-file store.key
-  tlseal certstore store.ecs add engine signer.pem signer.key --tags -enginedefault --password-file store.key
-  tlseal certstore store.ecs list --password-file store.key
-  tlseal sign --certstore store.ecs --password-file store.key --cert @certstore://engine rec.wav -o rec.sealed.wav`,
+		Example: `  tlseal certstore store.ecs create --password-file store.pw
+  tlseal certstore store.ecs add engine signer.pem signer.key --tags -enginedefault --password-file store.pw
+  tlseal certstore store.ecs list --password-file store.pw
+  tlseal sign --certstore store.ecs --password-file store.pw --cert @certstore://engine rec.wav -o rec.sealed.wav`,
 		Args: minArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			file, name := args[0], args[1]
@@ -152,7 +164,7 @@ with no --ca the elements tagged -cadefault are trusted.
 			return runCertstoreOp(cmd, opts, &flags, ops[i], file, args[2:])
 		},
 	}
-	addCertstoreFlags(cmd, &flags, []string{"tags", "src-password-hex", "p12-password-file"})
+	addCertstoreFlags(cmd, &flags, []string{"cert", "tags", "src-password-hex", "p12-password-file"})
 	for _, op := range ops {
 		sub := &cobra.Command{
 			Use:     strings.TrimSpace(op.name + " FILE " + op.args),
@@ -189,6 +201,8 @@ with no --ca the elements tagged -cadefault are trusted.
 func addCertstoreFlags(cmd *cobra.Command, f *certstoreFlags, which []string) {
 	for _, name := range which {
 		switch name {
+		case "cert":
+			cmd.Flags().StringVar(&f.cert, "cert", "", "certificate file (PEM or DER) of the referenced key; default: the token's")
 		case "tags":
 			cmd.Flags().StringVar(&f.tags, "tags", "", "comma-separated tags, e.g. -enginedefault,-cadefault")
 		case "src-password-hex":
@@ -271,8 +285,14 @@ func runCertstoreList(o *rootOptions, _ *certstoreFlags, file string, _ []string
 	fmt.Fprintln(tw, "ID\tKEY\tTAGS\tSUBJECT\tNOT AFTER")
 	for _, e := range s.Elements() {
 		key := "-"
-		if e.Key != nil {
+		switch {
+		case e.Key != nil:
 			key = "yes"
+		case e.KeyRef != "":
+			key = "token"
+			if tokenkey.IsExec(e.KeyRef) {
+				key = "external"
+			}
 		}
 		tags := strings.Join(e.Tags, ",")
 		if tags == "" {
@@ -327,6 +347,54 @@ func runCertstoreShow(o *rootOptions, _ *certstoreFlags, file string, args []str
 		return err
 	}
 	return writeCertstoreJSON(o.stdout, e.Describe())
+}
+
+func runCertstoreAddRef(o *rootOptions, f *certstoreFlags, file string, args []string) error {
+	id, ref := args[0], args[1]
+	if !tokenkey.IsURI(ref) && !tokenkey.IsExec(ref) {
+		return usagef("addref: %q is neither a %s URI nor %s/path", ref, tokenkey.Scheme, tokenkey.ExecScheme)
+	}
+	var cert *x509.Certificate
+	if f.cert != "" {
+		data, err := os.ReadFile(f.cert)
+		if err != nil {
+			return err
+		}
+		certs, err := certstore.ParseCertificates(data)
+		if err != nil {
+			return fmt.Errorf("--cert %s: %w", f.cert, err)
+		}
+		if len(certs) != 1 {
+			return fmt.Errorf("--cert %s holds %d certificates; give the key's own", f.cert, len(certs))
+		}
+		cert = certs[0]
+	}
+	// Reach the key now: a typo or a wrong certificate is found here, not
+	// at the first seal.
+	var key crypto.Signer
+	if tokenkey.IsExec(ref) {
+		k, err := tokenkey.OpenExec(ref)
+		if err != nil {
+			return err
+		}
+		key = k
+	} else {
+		k, err := tokenkey.Open(ref)
+		if err != nil {
+			return err
+		}
+		key = k.Signer
+		if cert == nil {
+			cert = k.Cert
+		}
+	}
+	if cert == nil {
+		return usagef("addref: give the key's certificate with --cert (the token holds none beside it)")
+	}
+	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+		return fmt.Errorf("addref: the key %s does not belong to certificate %q", tokenkey.Redact(ref), cert.Subject.String())
+	}
+	return o.addCertstoreElement(file, certstore.Element{ID: id, Tags: splitTags(f.tags), Cert: cert, KeyRef: ref})
 }
 
 func runCertstoreAdd(o *rootOptions, f *certstoreFlags, file string, args []string) error {
@@ -451,8 +519,8 @@ work with --certstore alone.
 This is for trying tlseal and for tests. Seals made with it say so in their
 certificate subject; do not use it for real evidence.`,
 		Example: `  tlseal pki init --certstore dev.ecs --password-hex $(openssl rand -hex 32 | tee dev.pw)
-  tlseal pki init --certstore dev.ecs --curve P-384 --password-file dev.key
-  tlseal pki init --certstore dev.ecs --pkcs11 'pkcs11:token=dev;object=seal-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:dev.pin'`,
+  openssl rand -base64 32 > dev2.pw && tlseal pki init --certstore dev2.ecs --curve P-384 --password-file dev2.pw
+  tlseal pki init --certstore dev.ecs --pkcs11 'pkcs11:token=dev;object=seal-key?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/tlseal/dev.pin'`,
 		Args: exactArgs(0),
 		RunE: func(_ *cobra.Command, _ []string) error { return runPKIInit(opts, curve, tokenURI) },
 	}
