@@ -28,6 +28,7 @@ type ElementDescriptor struct {
 	ID             string   `json:"id"`
 	HasPrivateKey  bool     `json:"hasPrivateKey"`
 	KeyRef         string   `json:"keyRef,omitempty"` // a key kept outside the store (pin-value redacted)
+	Contents       string   `json:"contents"`         // "CERTIFICATE", "CERTIFICATE + PRIVATE KEY", "CERTIFICATE + TOKEN KEY", "CERTIFICATE + EXTERNAL KEY"
 	Tags           []string `json:"tags"`
 	CertificatePEM string   `json:"certificatePem"`
 }
@@ -58,7 +59,7 @@ func (s *Store) Descriptor() Descriptor {
 	d := Descriptor{ID: s.id, FileName: s.path, Version: s.version, Flags: s.flags, Certificates: []ElementDescriptor{}}
 	for _, e := range s.elements {
 		d.Certificates = append(d.Certificates, ElementDescriptor{
-			ID: e.ID, HasPrivateKey: e.Key != nil, KeyRef: redactRef(e.KeyRef), Tags: e.clone().Tags, CertificatePEM: string(e.CertPEM),
+			ID: e.ID, HasPrivateKey: e.Key != nil, KeyRef: redactRef(e.KeyRef), Contents: e.Contents(), Tags: e.clone().Tags, CertificatePEM: string(e.CertPEM),
 		})
 	}
 	return d
@@ -140,4 +141,18 @@ func redactRef(ref string) string {
 		return ""
 	}
 	return tokenkey.Redact(ref)
+}
+
+// Contents says what the element holds: "CERTIFICATE", with "+ PRIVATE
+// KEY", "+ TOKEN KEY" (a PKCS#11 reference) or "+ EXTERNAL KEY" (exec:).
+func (e Element) Contents() string {
+	switch {
+	case e.Key != nil:
+		return "CERTIFICATE + PRIVATE KEY"
+	case tokenkey.IsURI(e.KeyRef):
+		return "CERTIFICATE + TOKEN KEY"
+	case tokenkey.IsExec(e.KeyRef):
+		return "CERTIFICATE + EXTERNAL KEY"
+	}
+	return "CERTIFICATE"
 }
