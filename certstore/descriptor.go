@@ -28,7 +28,7 @@ type ElementDescriptor struct {
 	ID             string   `json:"id"`
 	HasPrivateKey  bool     `json:"hasPrivateKey"`
 	KeyRef         string   `json:"keyRef,omitempty"` // a key kept outside the store (pin-value redacted)
-	Contents       string   `json:"contents"`         // "CERTIFICATE", "CERTIFICATE + PRIVATE KEY", "CERTIFICATE + TOKEN KEY", "CERTIFICATE + EXTERNAL KEY"
+	Contents       string   `json:"contents"`         // "CERTIFICATE", "CERTIFICATE + KEY", "CERTIFICATE + TOKEN KEY", "CERTIFICATE + EXTERNAL KEY"
 	Tags           []string `json:"tags"`
 	CertificatePEM string   `json:"certificatePem"`
 }
@@ -143,12 +143,13 @@ func redactRef(ref string) string {
 	return tokenkey.Redact(ref)
 }
 
-// Contents says what the element holds: "CERTIFICATE", with "+ PRIVATE
-// KEY", "+ TOKEN KEY" (a PKCS#11 reference) or "+ EXTERNAL KEY" (exec:).
+// Contents says what the element holds: "CERTIFICATE", with "+ KEY" (the
+// store holds it), "+ TOKEN KEY" (a PKCS#11 reference) or "+ EXTERNAL KEY"
+// (exec:).
 func (e Element) Contents() string {
 	switch {
 	case e.Key != nil:
-		return "CERTIFICATE + PRIVATE KEY"
+		return "CERTIFICATE + KEY"
 	case tokenkey.IsURI(e.KeyRef):
 		return "CERTIFICATE + TOKEN KEY"
 	case tokenkey.IsExec(e.KeyRef):
