@@ -131,12 +131,12 @@ func (l *logFiles) readIndex(i int64) (*indexRecord, error) {
 	return parseIndexRecord(b[:], i)
 }
 
-// readRecord reads the entries record at off (length n, or found from its
-// prefix when n is 0).
 // speculativeRecordRead is how much readRecord reads when it does not know
 // a record's length.
 const speculativeRecordRead = 4 << 10
 
+// readRecord reads the entries record at off (length n, or found from its
+// prefix when n is 0).
 func (l *logFiles) readRecord(off int64, n int) (*record, int, error) {
 	if n == 0 {
 		// One read usually brings the length prefix and the whole record

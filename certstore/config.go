@@ -53,7 +53,7 @@ func LoadConfig(path string) (*Config, error) {
 		if p == "" || filepath.IsAbs(p) {
 			return p
 		}
-		if _, ok := ParseRef(p); ok || tokenkey.IsURI(p) || tokenkey.IsExec(p) {
+		if _, ok := ParseRef(p); ok || tokenkey.IsRef(p) {
 			return p
 		}
 		return filepath.Join(dir, p)

@@ -81,24 +81,39 @@ func (s *Store) elementKey(e Element) (crypto.Signer, error) {
 	case e.KeyRef == "":
 		return nil, errorf(ReasonNotFound, s.path, nil, "element %q has no private key", e.ID)
 	}
-	var key crypto.Signer
-	if tokenkey.IsExec(e.KeyRef) {
-		k, err := tokenkey.OpenExec(e.KeyRef)
-		if err != nil {
-			return nil, err
-		}
-		key = k
-	} else {
-		k, err := tokenkey.Open(e.KeyRef)
-		if err != nil {
-			return nil, err
-		}
-		key = k.Signer
+	k, err := tokenkey.Resolve(e.KeyRef)
+	if err != nil {
+		return nil, err
 	}
-	if !keyMatches(key, e.Cert) {
+	if !keyMatches(k.Signer, e.Cert) {
 		return nil, errorf(ReasonKeyMismatch, s.path, nil, "element %q: the key %s does not belong to its certificate", e.ID, tokenkey.Redact(e.KeyRef))
 	}
-	return key, nil
+	return k.Signer, nil
+}
+
+// NewRefElement builds an element whose key stays outside the store:
+// ref is a PKCS#11 URI or an external signer. The key is reached now, so
+// that a typo or a wrong certificate is found when the element is added,
+// not at its first seal. cert may be nil for a PKCS#11 key whose token
+// holds its certificate.
+func NewRefElement(id, ref string, cert *x509.Certificate, tags []string) (Element, error) {
+	if !tokenkey.IsRef(ref) {
+		return Element{}, errorf(ReasonInvalidArgument, "", nil, "%q is neither a %s URI nor %s/path", ref, tokenkey.Scheme, tokenkey.ExecScheme)
+	}
+	k, err := tokenkey.Resolve(ref)
+	if err != nil {
+		return Element{}, err
+	}
+	if cert == nil {
+		cert = k.Cert
+	}
+	if cert == nil {
+		return Element{}, errorf(ReasonInvalidArgument, "", nil, "give the key's certificate (the token holds none beside it)")
+	}
+	if !keyMatches(k.Signer, cert) {
+		return Element{}, inputErrorf(ReasonKeyMismatch, tokenkey.Redact(ref), nil, "the key does not belong to certificate %q", cert.Subject.String())
+	}
+	return Element{ID: id, Tags: tags, Cert: cert, KeyRef: ref}, nil
 }
 
 // TrustAnchors resolves trust anchors in the store: each ref is
@@ -309,15 +324,12 @@ func (r *Resolver) Signer(certRef, keyRef string) (cert *x509.Certificate, chain
 
 // key resolves a non-empty key reference.
 func (r *Resolver) key(ref string) (crypto.Signer, error) {
-	if tokenkey.IsURI(ref) {
-		k, err := tokenkey.Open(ref)
+	if tokenkey.IsRef(ref) {
+		k, err := tokenkey.Resolve(ref)
 		if err != nil {
 			return nil, err
 		}
 		return k.Signer, nil
-	}
-	if tokenkey.IsExec(ref) {
-		return tokenkey.OpenExec(ref)
 	}
 	if _, ok := ParseRef(ref); ok {
 		s, err := r.Store()

@@ -205,7 +205,7 @@ func checkElement(path string, e Element) (Element, error) {
 		if e.Key != nil {
 			return Element{}, errorf(ReasonInvalidElement, path, nil, "element %q has both a private key and a key reference", e.ID)
 		}
-		if !tokenkey.IsURI(e.KeyRef) && !tokenkey.IsExec(e.KeyRef) {
+		if !tokenkey.IsRef(e.KeyRef) {
 			return Element{}, errorf(ReasonInvalidElement, path, nil, "element %q: the key reference is neither a %s URI nor %s", e.ID, tokenkey.Scheme, tokenkey.ExecScheme)
 		}
 	}

@@ -38,6 +38,23 @@ const ExecTimeout = 30 * time.Second
 // IsExec reports whether ref names an external signer.
 func IsExec(ref string) bool { return strings.HasPrefix(ref, ExecScheme) }
 
+// IsRef reports whether ref names a key this package resolves: a PKCS#11
+// URI or an external signer.
+func IsRef(ref string) bool { return IsURI(ref) || IsExec(ref) }
+
+// Resolve resolves a PKCS#11 URI (Open) or an external signer (OpenExec,
+// which has no certificate to offer).
+func Resolve(ref string) (*Key, error) {
+	if !IsExec(ref) {
+		return Open(ref)
+	}
+	s, err := OpenExec(ref)
+	if err != nil {
+		return nil, err
+	}
+	return &Key{Signer: s}, nil
+}
+
 // execSigner is a crypto.Signer backed by an external program.
 type execSigner struct {
 	path    string

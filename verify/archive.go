@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -162,7 +163,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		trust = NewTrust(nil)
 	}
 	res := &ArchiveResult{Dir: dir, Findings: []Finding{}}
-	var store itemStore = &memStore{bySeq: map[int64]*ItemResult{}}
+	var store itemStore = newMemStore()
 	if opts.Spool {
 		sp, err := newItemSpool(opts.SpoolDir)
 		if err != nil {
@@ -437,6 +438,8 @@ type itemStore interface {
 	get(seq int64) (*ItemResult, error)  // nil when there is none
 }
 
+func newMemStore() *memStore { return &memStore{bySeq: map[int64]*ItemResult{}} }
+
 // memStore keeps the items in memory.
 type memStore struct {
 	mu    sync.Mutex
@@ -462,16 +465,26 @@ func (m *memStore) get(seq int64) (*ItemResult, error) {
 }
 
 func (m *memStore) items() []*ItemResult {
-	seqs := make([]int64, 0, len(m.bySeq))
-	for s := range m.bySeq {
-		seqs = append(seqs, s)
+	out := make([]*ItemResult, 0, len(m.bySeq)+len(m.tail))
+	m.each(func(_ int64, it *ItemResult) bool { out = append(out, it); return true })
+	return out
+}
+
+// each yields the items in seq order, then those without a seq in the
+// order put.
+func (m *memStore) each(yield func(seq int64, it *ItemResult) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, seq := range slices.Sorted(maps.Keys(m.bySeq)) {
+		if !yield(seq, m.bySeq[seq]) {
+			return
+		}
 	}
-	slices.Sort(seqs)
-	out := make([]*ItemResult, 0, len(seqs)+len(m.tail))
-	for _, s := range seqs {
-		out = append(out, m.bySeq[s])
+	for _, it := range m.tail {
+		if !yield(0, it) {
+			return
+		}
 	}
-	return append(out, m.tail...)
 }
 
 // spoolHoldItems is how many items the spool keeps in memory before it
@@ -492,11 +505,9 @@ type itemSpool struct {
 	offs []int64 // by seq-1: 1 + the offset of the item's line; 0 for none
 	tail []int64 // offsets of the items without a seq, in order
 
-	hold     int           // items kept in memory before spilling (spoolHoldItems)
-	spilled  bool          // the items are in the file (offs, tail), no longer in held
-	held     []*ItemResult // by seq-1, until spilled; nil for none
-	heldTail []*ItemResult // the items without a seq, until spilled
-	count    int           // items put
+	mem  *memStore // the items until they are spilled to the file; then nil
+	hold int       // how many puts mem takes before the spill (spoolHoldItems)
+	held int       // puts mem took
 }
 
 func newItemSpool(dir string) (*itemSpool, error) {
@@ -507,50 +518,53 @@ func newItemSpool(dir string) (*itemSpool, error) {
 	// Unlinked at once where the system allows it, so that nothing is left
 	// behind if the process dies; close removes it elsewhere.
 	os.Remove(f.Name())
-	return &itemSpool{f: f, w: bufio.NewWriterSize(f, 64<<10), hold: spoolHoldItems}, nil
+	return &itemSpool{f: f, w: bufio.NewWriterSize(f, 64<<10), mem: newMemStore(), hold: spoolHoldItems}, nil
 }
 
 func (s *itemSpool) put(seq int64, it *ItemResult) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.count++
-	if !s.spilled && s.count <= s.hold {
-		if seq <= 0 {
-			s.heldTail = append(s.heldTail, it)
+	if s.mem != nil {
+		if s.held < s.hold {
+			s.held++
+			s.mem.put(seq, it)
+			s.mu.Unlock()
 			return nil
 		}
-		if n := seq - int64(len(s.held)); n > 0 {
-			s.held = append(s.held, make([]*ItemResult, n)...)
-		}
-		s.held[seq-1] = it
-		return nil
-	}
-	if !s.spilled {
-		s.spilled = true
-		held, heldTail := s.held, s.heldTail
-		s.held, s.heldTail = nil, nil
-		for i, h := range held {
-			if h != nil {
-				if err := s.write(int64(i+1), h); err != nil {
-					return err
-				}
-			}
-		}
-		for _, h := range heldTail {
-			if err := s.write(0, h); err != nil {
-				return err
-			}
+		err := s.spill()
+		if err != nil {
+			s.mu.Unlock()
+			return err
 		}
 	}
-	return s.write(seq, it)
-}
-
-// write appends an item to the file; s.mu is held.
-func (s *itemSpool) write(seq int64, it *ItemResult) error {
+	s.mu.Unlock()
+	// Encoded outside the lock: the workers that put items encode them in
+	// parallel.
 	line, err := json.Marshal(it)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appendLine(seq, line)
+}
+
+// spill moves the items held in memory to the file, once; s.mu is held.
+func (s *itemSpool) spill() error {
+	mem := s.mem
+	s.mem = nil
+	var err error
+	mem.each(func(seq int64, it *ItemResult) bool {
+		var line []byte
+		if line, err = json.Marshal(it); err == nil {
+			err = s.appendLine(seq, line)
+		}
+		return err == nil
+	})
+	return err
+}
+
+// appendLine appends an item's JSON line to the file; s.mu is held.
+func (s *itemSpool) appendLine(seq int64, line []byte) error {
 	line = append(line, '\n')
 	if _, err := s.w.Write(line); err != nil {
 		return fmt.Errorf("item spool: %w", err)
@@ -571,11 +585,8 @@ func (s *itemSpool) write(seq int64, it *ItemResult) error {
 func (s *itemSpool) get(seq int64) (*ItemResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.spilled {
-		if seq <= 0 || seq > int64(len(s.held)) {
-			return nil, nil
-		}
-		return s.held[seq-1], nil
+	if s.mem != nil {
+		return s.mem.get(seq)
 	}
 	if seq <= 0 || seq > int64(len(s.offs)) || s.offs[seq-1] == 0 {
 		return nil, nil
@@ -602,19 +613,10 @@ func (s *itemSpool) each(yield func(*ItemResult) bool) error {
 		return err
 	}
 	s.mu.Lock()
-	spilled, held, heldTail := s.spilled, s.held, s.heldTail
+	mem := s.mem
 	s.mu.Unlock()
-	if !spilled {
-		for _, it := range held {
-			if it != nil && !yield(it) {
-				return nil
-			}
-		}
-		for _, it := range heldTail {
-			if !yield(it) {
-				return nil
-			}
-		}
+	if mem != nil {
+		mem.each(func(_ int64, it *ItemResult) bool { return yield(it) })
 		return nil
 	}
 	// Items are read and decoded on a goroutine of their own, a batch

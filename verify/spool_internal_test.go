@@ -58,8 +58,8 @@ func testItemSpool(t *testing.T, hold int) {
 	if n != 2 {
 		t.Errorf("each went on after yield returned false: %d", n)
 	}
-	if s.spilled != (hold < 6) {
-		t.Errorf("%d items put with hold %d: spilled %v", 6, hold, s.spilled)
+	if spilled := s.mem == nil; spilled != (hold < 6) {
+		t.Errorf("%d items put with hold %d: spilled %v", 6, hold, spilled)
 	}
 }
 

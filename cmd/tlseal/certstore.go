@@ -350,10 +350,6 @@ func runCertstoreShow(o *rootOptions, _ *certstoreFlags, file string, args []str
 }
 
 func runCertstoreAddRef(o *rootOptions, f *certstoreFlags, file string, args []string) error {
-	id, ref := args[0], args[1]
-	if !tokenkey.IsURI(ref) && !tokenkey.IsExec(ref) {
-		return usagef("addref: %q is neither a %s URI nor %s/path", ref, tokenkey.Scheme, tokenkey.ExecScheme)
-	}
 	var cert *x509.Certificate
 	if f.cert != "" {
 		data, err := os.ReadFile(f.cert)
@@ -369,32 +365,11 @@ func runCertstoreAddRef(o *rootOptions, f *certstoreFlags, file string, args []s
 		}
 		cert = certs[0]
 	}
-	// Reach the key now: a typo or a wrong certificate is found here, not
-	// at the first seal.
-	var key crypto.Signer
-	if tokenkey.IsExec(ref) {
-		k, err := tokenkey.OpenExec(ref)
-		if err != nil {
-			return err
-		}
-		key = k
-	} else {
-		k, err := tokenkey.Open(ref)
-		if err != nil {
-			return err
-		}
-		key = k.Signer
-		if cert == nil {
-			cert = k.Cert
-		}
+	e, err := certstore.NewRefElement(args[0], args[1], cert, splitTags(f.tags))
+	if err != nil {
+		return err
 	}
-	if cert == nil {
-		return usagef("addref: give the key's certificate with --cert (the token holds none beside it)")
-	}
-	if pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
-		return fmt.Errorf("addref: the key %s does not belong to certificate %q", tokenkey.Redact(ref), cert.Subject.String())
-	}
-	return o.addCertstoreElement(file, certstore.Element{ID: id, Tags: splitTags(f.tags), Cert: cert, KeyRef: ref})
+	return o.addCertstoreElement(file, e)
 }
 
 func runCertstoreAdd(o *rootOptions, f *certstoreFlags, file string, args []string) error {
