@@ -61,14 +61,32 @@ type Metadata struct {
 // DefaultOrigin is the checkpoint origin of a chain when none is given.
 func DefaultOrigin(chainID string) string { return "tlseal.local/" + chainID }
 
+// CheckLocation refuses an archive location that is a URL
+// (s3://bucket/prefix and the like): archives live in directories in this
+// version, and a URL taken for a relative path would quietly become a
+// local directory named "s3:".
+func CheckLocation(dir string) error {
+	scheme, _, ok := strings.Cut(dir, "://")
+	if ok && scheme != "" && !strings.ContainsAny(scheme, `/\.`) {
+		return errorf(ReasonInvalidArgument, dir, nil, "%s:// archives (object storage) are not supported by this version of tlseal: give a directory", scheme)
+	}
+	return nil
+}
+
 // IsArchive reports whether dir holds an archive (an archive.json).
 func IsArchive(dir string) bool {
+	if CheckLocation(dir) != nil {
+		return false
+	}
 	st, err := os.Stat(filepath.Join(dir, metadataFile))
 	return err == nil && st.Mode().IsRegular()
 }
 
 // ReadMetadata reads and checks dir/archive.json.
 func ReadMetadata(dir string) (*Metadata, error) {
+	if err := CheckLocation(dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, metadataFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {

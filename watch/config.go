@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/timeline"
 )
 
@@ -126,6 +127,9 @@ func (c *Config) normalize() error {
 	}
 	if c.Archive == "" {
 		return configError("no archive directory (--archive DIR)")
+	}
+	if err := archive.CheckLocation(c.Archive); err != nil {
+		return configError("%v", err)
 	}
 	if c.Signer == nil {
 		return configError("no signer (--cert/--key)")
@@ -364,7 +368,7 @@ func LoadFileConfig(file string) (*FileConfig, error) {
 	}
 	dir := filepath.Dir(file)
 	rel := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
+		if p == "" || filepath.IsAbs(p) || archive.CheckLocation(p) != nil {
 			return p
 		}
 		return filepath.Join(dir, p)

@@ -91,6 +91,9 @@ func parseShard(s string) (verify.Shard, error) {
 // checkArchiveDir says what is wrong with an archive argument, before any
 // work: a path that does not exist is not "not an archive".
 func checkArchiveDir(dir string) error {
+	if err := archive.CheckLocation(dir); err != nil {
+		return err
+	}
 	if archive.IsArchive(dir) {
 		return nil
 	}
