@@ -14,6 +14,7 @@ const (
 	ReasonTooLarge                        // 4 GiB or more (RF64/BW64)
 	ReasonNotSealed                       // no seal where format v1 puts it (extract)
 	ReasonIO                              // reading or writing failed
+	ReasonSign                            // the signing key did not sign (a token away, an external signer failing)
 )
 
 var reasonText = map[Reason]string{
@@ -25,6 +26,7 @@ var reasonText = map[Reason]string{
 	ReasonTooLarge:      "too large",
 	ReasonNotSealed:     "not sealed",
 	ReasonIO:            "I/O error",
+	ReasonSign:          "signing failed",
 }
 
 // String returns a short description of r.

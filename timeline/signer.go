@@ -109,7 +109,7 @@ func (s *Signer) sign(e *Envelope) error {
 	}
 	sig, err := s.Key.Sign(random, hh.Sum(nil), h)
 	if err != nil {
-		return fmt.Errorf("signing: %w", err)
+		return newError(ReasonSign, err, "the signing key did not sign")
 	}
 	// Low-S only: (r, n−s) must not be a second valid seal.
 	if sig, err = lowS(s.Cert.PublicKey.(*ecdsa.PublicKey), sig); err != nil {

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -26,6 +27,7 @@ var contexts struct {
 // target is what a URI names: a token (opened) and an object in it.
 type target struct {
 	ctx       *crypto11.Context
+	ctxKey    string // ctx's key in contexts
 	shown     string // the URI, redacted
 	object    string
 	id        string
@@ -73,7 +75,8 @@ func resolve(uri string) (*target, error) {
 	if _, fromFile := u.GetQueryAttribute("pin-source", false); fromFile {
 		pin = strings.TrimSuffix(strings.TrimSuffix(pin, "\n"), "\r")
 	}
-	if tg.ctx, err = tokenContext(module, token, pin); err != nil {
+	tg.ctxKey = module + "\x00" + token + "\x00" + pin
+	if tg.ctx, err = tokenContext(tg.ctxKey, module, token, pin); err != nil {
 		return nil, &Error{Reason: reasonOf(err), URI: tg.shown, Err: err}
 	}
 	return tg, nil
@@ -104,7 +107,7 @@ func Open(uri string) (*Key, error) {
 	if s == nil {
 		return nil, tg.fail(ReasonNotFound, "no key pair with %s", describe(tg.object, tg.id))
 	}
-	k := &Key{Signer: s}
+	k := &Key{Signer: &tokenSigner{uri: uri, shown: tg.shown, pub: s.Public(), s: s, ctx: tg.ctx, ctxKey: tg.ctxKey}}
 	if c, err := tg.ctx.FindCertificate(tg.ib, tg.label, nil); err == nil && c != nil {
 		k.Cert = c
 	}
@@ -187,10 +190,9 @@ func describe(object, id string) string {
 	return fmt.Sprintf("id %x", id)
 }
 
-func tokenContext(module, token, pin string) (*crypto11.Context, error) {
+func tokenContext(key, module, token, pin string) (*crypto11.Context, error) {
 	contexts.Lock()
 	defer contexts.Unlock()
-	key := module + "\x00" + token + "\x00" + pin
 	if c, ok := contexts.m[key]; ok {
 		return c, nil
 	}
@@ -213,4 +215,88 @@ func reasonOf(err error) Reason {
 		return ReasonToken
 	}
 	return ReasonModule
+}
+
+// dropContext closes ctx and forgets it, unless it was replaced already
+// (by another key of the same token that noticed first). crypto11 waits
+// for the signatures in progress before it closes.
+func dropContext(key string, ctx *crypto11.Context) {
+	contexts.Lock()
+	defer contexts.Unlock()
+	if contexts.m[key] != ctx {
+		return
+	}
+	delete(contexts.m, key)
+	ctx.Close()
+}
+
+// tokenSigner signs with a key in a token and survives the token going
+// away and coming back (a USB token pulled, an HSM restarted, a network
+// HSM's link lost): a failed signature drops its handle and the token's
+// context, and the next Sign opens the token again and finds the key by
+// its URI. The key found must be the same key (its public half), never
+// another one that took its label. Callers retry with their own backoff;
+// each Sign while the token is away costs one attempt to open it.
+type tokenSigner struct {
+	uri, shown string
+	pub        crypto.PublicKey
+
+	mu     sync.Mutex
+	s      crypto11.Signer // nil while the token is away
+	ctx    *crypto11.Context
+	ctxKey string
+}
+
+func (ts *tokenSigner) Public() crypto.PublicKey { return ts.pub }
+
+func (ts *tokenSigner) Sign(random io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	s, ctx, err := ts.current()
+	if err != nil {
+		return nil, err
+	}
+	sig, err := s.Sign(random, digest, opts)
+	if err != nil {
+		ts.mu.Lock()
+		if ts.s == s {
+			ts.s = nil
+			dropContext(ts.ctxKey, ctx)
+		}
+		ts.mu.Unlock()
+		return nil, &Error{Reason: ReasonUnavailable, URI: ts.shown, Err: fmt.Errorf("the token did not sign: %w", err)}
+	}
+	return sig, nil
+}
+
+// current returns the key's signer, opening the token again if it was
+// lost.
+func (ts *tokenSigner) current() (crypto11.Signer, *crypto11.Context, error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if ts.s != nil {
+		return ts.s, ts.ctx, nil
+	}
+	unavailable := func(err error) error {
+		return &Error{Reason: ReasonUnavailable, URI: ts.shown, Err: err}
+	}
+	tg, err := resolve(ts.uri)
+	if err != nil {
+		return nil, nil, unavailable(fmt.Errorf("opening the token again: %w", err))
+	}
+	s, err := tg.find()
+	if err == nil && s == nil {
+		err = fmt.Errorf("no key pair with %s", describe(tg.object, tg.id))
+	}
+	if err != nil {
+		// The token is there but not (yet) its key: open it afresh next
+		// time, as its objects may come back with it.
+		dropContext(tg.ctxKey, tg.ctx)
+		return nil, nil, unavailable(fmt.Errorf("opening the token again: %w", err))
+	}
+	if pe, ok := ts.pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pe.Equal(s.Public()) {
+		// Not retried into success: the URI now names another key.
+		return nil, nil, &Error{Reason: ReasonNotFound, URI: ts.shown,
+			Err: fmt.Errorf("the token came back, but the key with %s is not the key it had before", describe(tg.object, tg.id))}
+	}
+	ts.s, ts.ctx, ts.ctxKey = s, tg.ctx, tg.ctxKey
+	return s, tg.ctx, nil
 }

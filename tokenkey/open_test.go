@@ -177,3 +177,55 @@ func TestRedact(t *testing.T) {
 		t.Errorf("Redact: %s", got)
 	}
 }
+
+// A key whose token goes away fails to sign with ReasonUnavailable, as
+// often as it is asked, and signs again once the token is back; a key
+// that took its label meanwhile is refused, never used.
+func TestTokenComesBack(t *testing.T) {
+	tk := softhsm.Shared(t)
+	tk.GenerateKey(t, "unplugged", "cc", "prime256v1")
+	k, err := tokenkey.Open(tk.URI(t, "unplugged"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("seal"))
+	sign := func() error {
+		sig, err := k.Signer.Sign(nil, d[:], crypto.SHA256)
+		if err == nil && !ecdsa.VerifyASN1(k.Signer.Public().(*ecdsa.PublicKey), d[:], sig) {
+			t.Fatal("a signature that does not verify")
+		}
+		return err
+	}
+	if err := sign(); err != nil {
+		t.Fatal(err)
+	}
+	tk.Unplug(t)
+	for i := range 3 {
+		err := sign()
+		var te *tokenkey.Error
+		if !errors.As(err, &te) || te.Reason != tokenkey.ReasonUnavailable {
+			tk.Replug(t)
+			t.Fatalf("attempt %d with the token away: got %v, want reason %v", i, err, tokenkey.ReasonUnavailable)
+		}
+	}
+	tk.Replug(t)
+	if err := sign(); err != nil {
+		t.Fatalf("the token is back: %v", err)
+	}
+
+	// Another key under the same label: the signer does not follow it.
+	tk.Unplug(t)
+	sign()
+	tk.Replug(t)
+	out, err := exec.Command("pkcs11-tool", "--module", softhsm.Module, "--token-label", tk.Label, "--login", "--pin", softhsm.PIN,
+		"--delete-object", "--type", "privkey", "--label", "unplugged").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pkcs11-tool --delete-object: %v\n%s", err, out)
+	}
+	tk.GenerateKey(t, "unplugged", "cd", "prime256v1")
+	err = sign()
+	var te *tokenkey.Error
+	if !errors.As(err, &te) || te.Reason != tokenkey.ReasonNotFound || !strings.Contains(err.Error(), "not the key it had before") {
+		t.Fatalf("a new key under the old label: got %v", err)
+	}
+}

@@ -17,6 +17,11 @@
 // the token lets in another session of it whatever PIN that one gives.
 // tlseal logs in once per token and PIN.
 //
+// A key opened from a token keeps working across the token going away and
+// coming back: its Sign fails with ReasonUnavailable while the token is
+// away and opens the token again on the next call (the same key, checked
+// by its public half).
+//
 // PKCS#11 needs cgo: a build with CGO_ENABLED=0 has no PKCS#11 support and
 // says so (ReasonUnsupportedBuild). The signing itself happens in the token;
 // the returned crypto.Signer holds an open session pool for the life of the
@@ -51,6 +56,7 @@ const (
 	ReasonNotFound                // no key (or certificate) with that label/id in the token
 	ReasonExists                  // Generate: the token already holds a key with that label/id
 	ReasonSigner                  // an external signer failed, timed out or answered wrongly
+	ReasonUnavailable             // the token did not sign, or cannot be opened again (removed, restarted): retry later
 )
 
 var reasonText = map[Reason]string{
@@ -62,6 +68,7 @@ var reasonText = map[Reason]string{
 	ReasonNotFound:         "not found in the PKCS#11 token",
 	ReasonExists:           "already in the PKCS#11 token",
 	ReasonSigner:           "external signer",
+	ReasonUnavailable:      "PKCS#11 token unavailable",
 }
 
 func (r Reason) String() string {

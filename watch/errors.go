@@ -32,6 +32,7 @@ const (
 	ReasonArchiveFailed Reason = "archive_failed" // the archive writer must be reopened (it recovers on open): reopened, then retried
 	ReasonArchive       Reason = "archive"        // the archive is corrupt or locked: Run stops with the error
 	ReasonInPlace       Reason = "in_place"       // replacing the source by its sealed copy failed: retried with backoff
+	ReasonSigner        Reason = "signer"         // the signing key did not sign (a token removed, an external signer failing): sealing holds back, retried with backoff
 	ReasonWatch         Reason = "watch"          // a directory could not be watched (inotify limits?): covered by rescans
 	ReasonState         Reason = "state"          // the state cache could not be read or written: rebuilt from the archive
 )
@@ -96,7 +97,7 @@ func ReasonOf(err error) Reason {
 // retryable reports whether an error may go away by itself.
 func (r Reason) retryable() bool {
 	switch r {
-	case ReasonPermission, ReasonUnreadable, ReasonArchiveFull, ReasonArchiveIO, ReasonArchiveFailed, ReasonInPlace:
+	case ReasonPermission, ReasonUnreadable, ReasonArchiveFull, ReasonArchiveIO, ReasonArchiveFailed, ReasonInPlace, ReasonSigner:
 		return true
 	}
 	return false
@@ -135,6 +136,8 @@ func classifyIngest(err error, src string) Reason {
 			return ReasonAlreadySealed
 		case timeline.ReasonTooLarge:
 			return ReasonTooLarge
+		case timeline.ReasonSign:
+			return ReasonSigner
 		}
 	}
 	switch archive.ReasonOf(err) {

@@ -70,6 +70,7 @@ type metrics struct {
 	watchedDirs      int64
 	archiveEntries   int64
 	archiveHealthy   bool
+	signerHealthy    bool
 	ready            bool
 	lastSeal         time.Time
 	latency          *histogram
@@ -96,12 +97,12 @@ const (
 
 var allReasons = []Reason{ReasonVanished, ReasonPermission, ReasonUnreadable, ReasonChanged, ReasonNotTimeline,
 	ReasonAlreadySealed, ReasonTooLarge, ReasonInvalidName, ReasonArchiveFull, ReasonArchiveIO, ReasonArchiveFailed,
-	ReasonArchive, ReasonInPlace, ReasonWatch, ReasonState}
+	ReasonArchive, ReasonInPlace, ReasonWatch, ReasonState, ReasonSigner}
 
 func newMetrics() *metrics {
 	m := &metrics{start: time.Now(), sealed: map[string]uint64{"json": 0, "riff": 0}, skipped: map[string]uint64{},
 		errors: map[Reason]uint64{}, rescans: map[string]uint64{}, latency: newHistogram(), ingest: newHistogram(),
-		archiveHealthy: true}
+		archiveHealthy: true, signerHealthy: true}
 	for _, r := range allReasons {
 		m.errors[r] = 0
 	}
@@ -141,6 +142,7 @@ type Stats struct {
 	WatchedDirs      int64
 	ArchiveEntries   int64
 	ArchiveHealthy   bool
+	SignerHealthy    bool // false while the signing key does not sign (a token away)
 	Ready            bool // the start-up (watches, catch-up scan) is done
 	LatencyP50       time.Duration
 	LatencyP99       time.Duration
@@ -152,7 +154,7 @@ func (m *metrics) stats() Stats {
 	s := Stats{Bytes: int64(m.bytes), Resealed: int64(m.resealed), IncompleteSealed: int64(m.incompleteSealed),
 		Skipped: map[string]int64{}, Errors: map[Reason]int64{}, Overflows: int64(m.overflows),
 		QueueDepth: m.queueDepth, Tracked: m.tracked, WatchedDirs: m.watchedDirs, ArchiveEntries: m.archiveEntries,
-		ArchiveHealthy: m.archiveHealthy, Ready: m.ready,
+		ArchiveHealthy: m.archiveHealthy, SignerHealthy: m.signerHealthy, Ready: m.ready,
 		LatencyP50: time.Duration(m.latency.quantile(0.5) * float64(time.Second)),
 		LatencyP99: time.Duration(m.latency.quantile(0.99) * float64(time.Second))}
 	for _, v := range m.sealed {
@@ -226,6 +228,7 @@ func (m *metrics) write(w io.Writer) error {
 	one("tlseal_watch_watched_directories", "gauge", "Directories watched.", float64(m.watchedDirs))
 	one("tlseal_watch_archive_entries", "gauge", "Entries in the archive's log.", float64(m.archiveEntries))
 	one("tlseal_watch_archive_healthy", "gauge", "1 when the last append to the archive succeeded, 0 while appends fail.", b2f(m.archiveHealthy))
+	one("tlseal_watch_signer_healthy", "gauge", "1 when the signing key signs, 0 while it does not (a token removed; sealing waits).", b2f(m.signerHealthy))
 	one("tlseal_watch_ready", "gauge", "1 once the watches are set up and the catch-up scan is done.", b2f(m.ready))
 	last := 0.0
 	if !m.lastSeal.IsZero() {

@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/softhsm"
+	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/tokenkey"
 )
 
 // TestPerformance measures the figures of docs/performance.md (the watcher
@@ -23,7 +27,9 @@ import (
 // TLSEAL_WATCH_BENCH_WAV_MIB (default 10), TLSEAL_WATCH_BENCH_PACED (files
 // written at 100 files/s, default 3000), TLSEAL_WATCH_BENCH_QUIET (quiet
 // period, default the production default), TLSEAL_WATCH_BENCH_DIR (where
-// the source and archive go; default a temporary directory).
+// the source and archive go; default a temporary directory),
+// TLSEAL_WATCH_BENCH_PKCS11=1 (the burst again with the signer key in a
+// SoftHSM2 token, issue 13; needs softhsm2 and opensc).
 //
 // Latency is from the writer's rename (write-then-rename, so the file is
 // complete at that instant) to the archive entry being durable (Ingest
@@ -44,29 +50,48 @@ func TestPerformance(t *testing.T) {
 		}
 		quiet = d
 	}
-	t.Run("burst", func(t *testing.T) {
-		wav := samples.WAV(8000, float64(wavMiB<<20)/16000, 440)
-		runPerf(t, quiet, func(put func(name string, data []byte)) {
-			for i := 0; i < small; i++ {
-				put(fmt.Sprintf("events/%02d/e%05d.json", i%100, i), eventData(i, 1))
-				if wavs > 0 && i%(small/wavs+1) == 0 {
-					w := append([]byte(nil), wav...)
-					w[len(w)-1] ^= byte(i) // distinct content
-					put(fmt.Sprintf("rec/r%05d.wav", i), w)
-				}
+	wav := samples.WAV(8000, float64(wavMiB<<20)/16000, 440)
+	burst := func(put func(name string, data []byte)) {
+		for i := 0; i < small; i++ {
+			put(fmt.Sprintf("events/%02d/e%05d.json", i%100, i), eventData(i, 1))
+			if wavs > 0 && i%(small/wavs+1) == 0 {
+				w := append([]byte(nil), wav...)
+				w[len(w)-1] ^= byte(i) // distinct content
+				put(fmt.Sprintf("rec/r%05d.wav", i), w)
 			}
-		})
-	})
+		}
+	}
+	t.Run("burst", func(t *testing.T) { runPerf(t, quiet, nil, burst) })
+	if os.Getenv("TLSEAL_WATCH_BENCH_PKCS11") == "1" {
+		t.Run("burst-pkcs11", func(t *testing.T) { runPerf(t, quiet, tokenSigner, burst) })
+	}
 	t.Run("paced-100", func(t *testing.T) {
 		tick := time.NewTicker(10 * time.Millisecond)
 		defer tick.Stop()
-		runPerf(t, quiet, func(put func(name string, data []byte)) {
+		runPerf(t, quiet, nil, func(put func(name string, data []byte)) {
 			for i := 0; i < paced; i++ {
 				<-tick.C
 				put(fmt.Sprintf("events/%02d/e%05d.json", i%100, i), eventData(i, 1))
 			}
 		})
 	})
+}
+
+// tokenSigner is a P-256 key generated inside a SoftHSM2 token, with a
+// certificate from the environment's CA.
+func tokenSigner(t *testing.T, e *testEnv) *timeline.Signer {
+	tk := softhsm.Shared(t)
+	label := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	tk.GenerateKey(t, label, fmt.Sprintf("%x", time.Now().UnixNano()), "prime256v1")
+	k, err := tokenkey.Open(tk.URI(t, label))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := timeline.NewSigner(testpki.IssueFor(t, e.ca, k.Signer.Public(), testpki.Options{CN: label}), nil, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func envInt(name string, def int) int {
@@ -81,9 +106,13 @@ func envInt(name string, def int) int {
 
 // runPerf starts a watcher, lets write produce files (put writes one with
 // write-then-rename and records when), waits until all are archived and
-// reports throughput and latency.
-func runPerf(t *testing.T, quiet time.Duration, write func(put func(name string, data []byte))) {
+// reports throughput and latency. signer, when set, makes the signer
+// (else the test environment's in-memory key).
+func runPerf(t *testing.T, quiet time.Duration, signer func(t *testing.T, e *testEnv) *timeline.Signer, write func(put func(name string, data []byte))) {
 	e := newEnv(t)
+	if signer != nil {
+		e.signer = signer(t, e)
+	}
 	if d := os.Getenv("TLSEAL_WATCH_BENCH_DIR"); d != "" {
 		base, err := os.MkdirTemp(d, "watch-bench-")
 		if err != nil {

@@ -21,15 +21,17 @@ import (
 	"github.com/tlseal/tlseal/timeline"
 )
 
-// gate holds back appends while the archive fails (disk full, I/O errors),
-// with an exponential backoff shared by all workers, so that a full disk
-// costs one attempt per backoff period rather than one per queued file.
+// gate holds back appends while the archive fails (disk full, I/O errors)
+// or the signing key does (a token away), with an exponential backoff
+// shared by all workers, so that a full disk or a missing token costs one
+// attempt per backoff period rather than one per queued file. The files
+// wait in their source meanwhile.
 type gate struct {
 	mu       sync.Mutex
 	min, max time.Duration
 	backoff  time.Duration
 	until    time.Time
-	m        *metrics
+	healthy  func(bool) // reports the gate's state (a metric)
 }
 
 func (g *gate) wait(ctx context.Context) error {
@@ -63,8 +65,8 @@ func (g *gate) fail() time.Duration {
 		g.backoff = min(2*g.backoff, g.max)
 	}
 	g.until = now.Add(g.backoff)
-	if g.m != nil {
-		g.m.with(func(m *metrics) { m.archiveHealthy = false })
+	if g.healthy != nil {
+		g.healthy(false)
 	}
 	return g.backoff
 }
@@ -76,8 +78,8 @@ func (g *gate) ok() bool {
 	defer g.mu.Unlock()
 	was := g.backoff != 0
 	g.backoff, g.until = 0, time.Time{}
-	if g.m != nil {
-		g.m.with(func(m *metrics) { m.archiveHealthy = true })
+	if was && g.healthy != nil {
+		g.healthy(true)
 	}
 	return was
 }
@@ -231,6 +233,9 @@ func (w *Watcher) process(ctx context.Context, j *job) (outcome, StatKey, error)
 		if err := w.gate.wait(ctx); err != nil {
 			return outRetry, key, nil // shutting down
 		}
+		if err := w.signerGate.wait(ctx); err != nil {
+			return outRetry, key, nil
+		}
 		if attempt > 0 {
 			if fi, err := f.Stat(); err != nil || statKeyOf(fi) != key {
 				return outChanged, key, nil
@@ -270,6 +275,9 @@ func (w *Watcher) process(ctx context.Context, j *job) (outcome, StatKey, error)
 			case ReasonArchiveFull, ReasonArchiveIO:
 				w.archiveFailed(j, newError(r, "append", j.path, err))
 				continue
+			case ReasonSigner:
+				w.signerFailed(j, newError(r, "seal", j.path, err))
+				continue
 			case ReasonArchiveFailed:
 				w.archiveFailed(j, newError(r, "append", j.path, err))
 				if _, err := w.writer(aw); err != nil && ReasonOf(err) == ReasonArchive {
@@ -294,6 +302,9 @@ func (w *Watcher) process(ctx context.Context, j *job) (outcome, StatKey, error)
 		if w.gate.ok() {
 			w.log.Info("the archive accepts appends again", "archive", w.cfg.Archive)
 		}
+		if w.signerGate.ok() {
+			w.log.Info("the signing key signs again: sealing resumes", "path", j.path)
+		}
 		w.sealed(j, f, key, c, prev, e, start)
 		if w.cfg.InPlace {
 			if err := w.inPlace(j, key, e.ArchiveName, e.EnvelopeSHA256()); err != nil {
@@ -311,6 +322,14 @@ func (w *Watcher) archiveFailed(j *job, err error) {
 	w.m.countError(r)
 	d := w.gate.fail()
 	w.log.Error("appending to the archive failed: holding back appends and retrying", "path", j.path, "reason", r, "retryIn", d.String(), "err", err)
+}
+
+// signerFailed reports a signing key that did not sign (a token removed or
+// restarted, an external signer failing) and holds back sealing.
+func (w *Watcher) signerFailed(j *job, err error) {
+	w.m.countError(ReasonSigner)
+	d := w.signerGate.fail()
+	w.log.Error("the signing key did not sign: holding back sealing and retrying; the files wait in their source", "path", j.path, "reason", ReasonSigner, "retryIn", d.String(), "err", err)
 }
 
 // sealed records a successful append.

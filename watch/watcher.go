@@ -93,12 +93,13 @@ func (s *source) name(rel string) string {
 
 // Watcher is the daemon. Create it with New and start it with Run.
 type Watcher struct {
-	cfg     Config
-	log     *slog.Logger
-	filter  *filter
-	m       *metrics
-	sources []*source
-	gate    gate
+	cfg        Config
+	log        *slog.Logger
+	filter     *filter
+	m          *metrics
+	sources    []*source
+	gate       gate // the archive's appends
+	signerGate gate // the signing key's signatures
 
 	started   atomic.Bool
 	heartbeat atomic.Int64 // UnixNano of the engine's last tick
@@ -132,7 +133,9 @@ func New(cfg Config) (*Watcher, error) {
 		dirs: map[string]bool{}, rescanCh: make(chan string, 1), settleCh: make(chan chan struct{}),
 		newFSWatcher: fsnotify.NewWatcher}
 	w.gate.min, w.gate.max = cfg.RetryMin, cfg.RetryMax
-	w.gate.m = w.m
+	w.gate.healthy = func(ok bool) { w.m.with(func(m *metrics) { m.archiveHealthy = ok }) }
+	w.signerGate.min, w.signerGate.max = cfg.RetryMin, cfg.RetryMax
+	w.signerGate.healthy = func(ok bool) { w.m.with(func(m *metrics) { m.signerHealthy = ok }) }
 	return w, nil
 }
 
@@ -288,6 +291,9 @@ func (w *Watcher) status() string {
 	s := fmt.Sprintf("sealed %d, queue %d, waiting %d, dirs %d", st.Sealed, st.QueueDepth, st.Tracked, st.WatchedDirs)
 	if !st.ArchiveHealthy {
 		s += ", ARCHIVE FAILING"
+	}
+	if !st.SignerHealthy {
+		s += ", SIGNER FAILING"
 	}
 	return s
 }
@@ -634,8 +640,8 @@ func (w *Watcher) scanSources(ctx context.Context) {
 }
 
 // Handler serves /metrics (Prometheus text format), /healthz (the daemon's
-// loop is alive: 200, else 503) and /readyz (started, and the archive
-// accepts appends: 200, else 503).
+// loop is alive and its signing key signs: 200, else 503) and /readyz
+// (started, the archive accepts appends and the key signs: 200, else 503).
 func (w *Watcher) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(rw http.ResponseWriter, r *http.Request) {
@@ -648,6 +654,12 @@ func (w *Watcher) Handler() http.Handler {
 			http.Error(rw, fmt.Sprintf("stalled: the watcher's loop last ran %v ago", age.Round(time.Millisecond)), http.StatusServiceUnavailable)
 			return
 		}
+		if !w.m.stats().SignerHealthy {
+			// Nothing is sealed until the key is back: an operator (or
+			// an orchestrator) should know.
+			http.Error(rw, "the signing key does not sign (token removed? see the log; retrying, files wait in their source)", http.StatusServiceUnavailable)
+			return
+		}
 		fmt.Fprintln(rw, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(rw http.ResponseWriter, r *http.Request) {
@@ -657,6 +669,8 @@ func (w *Watcher) Handler() http.Handler {
 			http.Error(rw, "starting: catch-up scan in progress", http.StatusServiceUnavailable)
 		case !st.ArchiveHealthy:
 			http.Error(rw, "the archive does not accept appends (see the log; retrying)", http.StatusServiceUnavailable)
+		case !st.SignerHealthy:
+			http.Error(rw, "the signing key does not sign (see the log; retrying)", http.StatusServiceUnavailable)
 		default:
 			fmt.Fprintln(rw, "ready")
 		}

@@ -147,6 +147,28 @@ func (tk *Token) WriteCertificate(t TB, label, idHex string, cert *x509.Certific
 		"--write-object", p, "--type", "cert", "--label", label, "--id", idHex)
 }
 
+// Unplug makes the process's tokens vanish, as a token pulled out or an HSM
+// going down does: SoftHSM2 finds its token directory gone, and the handles
+// of its objects stop working. Replug brings them back (a session opened
+// after that sees them; the old handles stay invalid). A test that unplugs
+// must not run in parallel with other token tests of its process.
+func (tk *Token) Unplug(t TB) {
+	t.Helper()
+	tokens := filepath.Join(tk.dir, "tokens")
+	if err := os.Rename(tokens, tokens+".unplugged"); err != nil {
+		t.Fatalf("unplug: %v", err)
+	}
+}
+
+// Replug undoes Unplug.
+func (tk *Token) Replug(t TB) {
+	t.Helper()
+	tokens := filepath.Join(tk.dir, "tokens")
+	if err := os.Rename(tokens+".unplugged", tokens); err != nil {
+		t.Fatalf("replug: %v", err)
+	}
+}
+
 // URI is the RFC 7512 URI of the object, with the PIN in a file.
 func (tk *Token) URI(t TB, object string) string {
 	t.Helper()
