@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/tlseal/tlseal/tokenkey"
@@ -362,6 +363,30 @@ func (r *Resolver) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
 	return anchorCerts(as), err
 }
 
+// TSAAnchorSources resolves TSA anchor references as TrustAnchorSources
+// does CA references; no refs means the store's elements tagged
+// "-tsadefault", and none of those (or no store) is no TSA anchor at all,
+// not an error: timestamps are then untrusted, and reported so.
+func (r *Resolver) TSAAnchorSources(refs []string) ([]Anchor, error) {
+	if slices.ContainsFunc(refs, func(s string) bool { return s != "" }) {
+		return r.anchorSources(refs)
+	}
+	if r.StoreFile == "" {
+		return nil, nil
+	}
+	s, err := r.Store()
+	if err != nil {
+		return nil, err
+	}
+	var out []Anchor
+	for _, e := range s.elements {
+		if e.HasTag(TagTSADefault) {
+			out = append(out, Anchor{e.Cert, "certstore " + s.path + " " + RefPrefix + e.ID + " (" + TagTSADefault + ")"})
+		}
+	}
+	return out, nil
+}
+
 // TrustAnchorSources is TrustAnchors with where each anchor came from.
 func (r *Resolver) TrustAnchorSources(refs []string) ([]Anchor, error) {
 	var nonEmpty []string
@@ -377,8 +402,16 @@ func (r *Resolver) TrustAnchorSources(refs []string) ([]Anchor, error) {
 		}
 		return s.trustAnchors(nil)
 	}
+	return r.anchorSources(nonEmpty)
+}
+
+// anchorSources resolves anchor references: "@certstore://ID" or PEM files.
+func (r *Resolver) anchorSources(refs []string) ([]Anchor, error) {
 	var out []Anchor
-	for _, ref := range nonEmpty {
+	for _, ref := range refs {
+		if ref == "" {
+			continue
+		}
 		if _, ok := ParseRef(ref); ok {
 			s, err := r.Store()
 			if err != nil {

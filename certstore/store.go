@@ -36,6 +36,9 @@ const (
 	TagEngineDefault = "-enginedefault"
 	// TagCADefault marks the trust anchors used when no CA is named.
 	TagCADefault = "-cadefault"
+	// TagTSADefault marks the TSA anchors (time-stamping authorities'
+	// CAs, seal format v2) used when no --tsa-ca is named.
+	TagTSADefault = "-tsadefault"
 )
 
 // HasTag reports whether e carries tag.

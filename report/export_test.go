@@ -42,6 +42,9 @@ func RefWriteText(w io.Writer, r *Report) error {
 			if it.Signer != nil {
 				fmt.Fprintf(&b, " by %s", it.Signer.Subject)
 			}
+			if it.TrustedTime != "" {
+				fmt.Fprintf(&b, "; trusted time %s, %s", it.TrustedTime, it.TrustedTimeSource)
+			}
 			b.WriteString(")")
 		}
 		b.WriteString("\n")
@@ -81,6 +84,9 @@ func RefWriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(&b, ", %d %s; verdict: %s\n", s.Warnings, w1, r.Verdict)
 	if len(r.Trust.Anchors) == 0 {
 		b.WriteString("note: no trust anchor was given (--ca), so no item can pass.\n")
+	}
+	if len(r.Trust.CRLs) == 0 {
+		b.WriteString("note: no CRL was given (--crl), so revocation was not checked.\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

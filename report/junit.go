@@ -111,6 +111,9 @@ func WriteJUnit(w io.Writer, r *Report) error {
 func junitCaseOf(it *verify.ItemResult) junitCase {
 	c := junitCase{Name: it.Path, Classname: "tlseal." + string(it.Kind)}
 	var lines []string
+	if it.TrustedTime != "" {
+		lines = append(lines, fmt.Sprintf("trusted time %s (%s)", it.TrustedTime, it.TrustedTimeSource))
+	}
 	for _, f := range it.Findings {
 		lines = append(lines, fmt.Sprintf("%s %s: %s", f.Severity, f.Code, f.Message))
 	}

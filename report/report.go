@@ -75,7 +75,9 @@ type Report struct {
 
 // Trust lists the trust anchors used.
 type Trust struct {
-	Anchors []verify.AnchorInfo `json:"anchors"`
+	Anchors    []verify.AnchorInfo `json:"anchors"`
+	TSAAnchors []verify.AnchorInfo `json:"tsaAnchors,omitempty"` // for timestamp tokens (--tsa-ca)
+	CRLs       []string            `json:"crls,omitempty"`       // revocation lists (--crl); none: revocation not checked
 }
 
 const timeLayout = "2006-01-02T15:04:05.000Z"
@@ -93,6 +95,10 @@ func New(args []string, trust *verify.Trust, started time.Time) *Report {
 	}
 	if trust != nil {
 		r.Trust.Anchors = trust.AnchorInfos()
+		r.Trust.TSAAnchors = trust.TSAAnchorInfos()
+		for _, c := range trust.CRLs.CRLs() {
+			r.Trust.CRLs = append(r.Trust.CRLs, c.Describe())
+		}
 	}
 	return r
 }
@@ -340,6 +346,9 @@ func WriteText(w io.Writer, r *Report) error {
 			if it.Signer != nil {
 				fmt.Fprintf(b, " by %s", it.Signer.Subject)
 			}
+			if it.TrustedTime != "" {
+				fmt.Fprintf(b, "; trusted time %s, %s", it.TrustedTime, it.TrustedTimeSource)
+			}
 			b.WriteString(")")
 		}
 		b.WriteString("\n")
@@ -375,6 +384,9 @@ func WriteText(w io.Writer, r *Report) error {
 	fmt.Fprintf(b, ", %d %s; verdict: %s\n", s.Warnings, plural(s.Warnings, "warning", "warnings"), r.Verdict)
 	if len(r.Trust.Anchors) == 0 {
 		b.WriteString("note: no trust anchor was given (--ca), so no item can pass.\n")
+	}
+	if len(r.Trust.CRLs) == 0 {
+		b.WriteString("note: no CRL was given (--crl), so revocation was not checked.\n")
 	}
 	return b.Flush()
 }

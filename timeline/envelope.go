@@ -11,8 +11,17 @@ import (
 	"github.com/tlseal/tlseal/jsonio"
 )
 
-// Version is the seal format version this package writes and reads.
-const Version = 1
+// Version is the seal format version of a seal without a timestamp;
+// VersionTimestamped is that of a seal with one (tst). This package reads
+// both; a sealer writes version 2 exactly when tst is present.
+const (
+	Version            = 1
+	VersionTimestamped = 2
+)
+
+// MaxTokenSize bounds tst's decoded length (RFC 3161 tokens with their
+// TSA's certificate chain are a few KiB).
+const MaxTokenSize = 64 << 10
 
 // TimeLayout is the format of signedAt: RFC 3339, UTC, milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
@@ -36,7 +45,7 @@ type Chain struct {
 	Prev string `json:"prev"` // hex SHA-256 of the previous envelope's bytes, "" for seq 1
 }
 
-// Envelope is the seal of one file (seal format v1).
+// Envelope is the seal of one file (seal format v1, or v2 with tst).
 type Envelope struct {
 	V        int
 	Alg      Alg
@@ -50,6 +59,7 @@ type Envelope struct {
 	CertPEM  string
 	ChainPEM string
 	Sig      string
+	TST      string // version 2: standard base64 of a DER RFC 3161 TimeStampToken over sig's DER bytes
 }
 
 // Marshal returns the envelope's bytes as embedded in a sealed file: the
@@ -57,14 +67,27 @@ type Envelope struct {
 func (e *Envelope) Marshal() []byte { return e.canonical(true) }
 
 // SigningInput returns the bytes that are signed: the canonical
-// serialization of the envelope without sig. It equals
-// `jq -jcS 'del(.sig)'` applied to the envelope.
+// serialization of the envelope without sig and tst. It equals
+// `jq -jcS 'del(.sig,.tst)'` applied to the envelope.
 func (e *Envelope) SigningInput() []byte { return e.canonical(false) }
 
 // canonical writes the members in RFC 8785 order (sorted by key; all keys
 // are ASCII, so byte order is UTF-16 order), without whitespace.
 func (e *Envelope) canonical(withSig bool) []byte {
-	return e.appendCanonical(make([]byte, 0, 512+len(e.CertPEM)+len(e.ChainPEM)+len(e.Name)), withSig)
+	return e.appendCanonical(make([]byte, 0, 512+len(e.CertPEM)+len(e.ChainPEM)+len(e.Name)+len(e.TST)), withSig)
+}
+
+// Token returns the decoded tst (nil when there is none). ParseEnvelope
+// has checked that it is canonical standard base64.
+func (e *Envelope) Token() []byte {
+	if e.TST == "" {
+		return nil
+	}
+	b, err := strictBase64.DecodeString(e.TST)
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 func (e *Envelope) appendCanonical(b []byte, withSig bool) []byte {
@@ -103,6 +126,10 @@ func (e *Envelope) appendCanonical(b []byte, withSig bool) []byte {
 	b = e.SignedAt.UTC().AppendFormat(b, TimeLayout)
 	b = append(b, `","size":`...)
 	b = strconv.AppendInt(b, e.Size, 10)
+	if withSig && e.TST != "" {
+		b = append(b, `,"tst":`...)
+		b = appendString(b, e.TST)
+	}
 	b = append(b, `,"v":`...)
 	b = strconv.AppendInt(b, int64(e.V), 10)
 	return append(b, '}')
@@ -168,13 +195,14 @@ func envErr(format string, args ...any) error {
 
 // envelopeMembers are the members of an envelope, the required ones first
 // in the order their absence is reported.
-var envelopeMembers = [...]string{"v", "alg", "kind", "name", "size", "sha256", "signedAt", "certPem", "sig", "riffSize", "chain", "chainPem"}
+var envelopeMembers = [...]string{"v", "alg", "kind", "name", "size", "sha256", "signedAt", "certPem", "sig", "riffSize", "chain", "chainPem", "tst"}
 
 const requiredMembers = 9
 
 // ParseEnvelope parses envelope bytes strictly: one JSON object, every
 // member known, of the right type and present where required, no duplicate
-// members, integers below 2^53, signedAt in the exact v1 time format.
+// members, integers below 2^53, signedAt in the exact v1 time format, tst
+// present exactly in version 2 and canonical base64 there.
 func ParseEnvelope(data []byte) (*Envelope, error) {
 	e := &Envelope{}
 	var seen uint16 // bit i: envelopeMembers[i] was seen
@@ -206,8 +234,24 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 			return nil, envErr("member %q is missing", k)
 		}
 	}
-	if e.V != Version {
-		return nil, envErr("version %d is not supported (this tool reads version %d)", e.V, Version)
+	switch {
+	case e.V != Version && e.V != VersionTimestamped:
+		return nil, envErr("version %d is not supported (this tool reads versions %d and %d)", e.V, Version, VersionTimestamped)
+	case e.V == Version && e.TST != "":
+		return nil, envErr("tst is a version-2 member: a version-1 seal cannot carry it")
+	case e.V == VersionTimestamped && e.TST == "":
+		return nil, envErr("version 2 without tst: a sealer writes version 2 only with a timestamp")
+	}
+	if e.TST != "" {
+		tok, err := strictBase64.DecodeString(e.TST)
+		switch {
+		case err != nil:
+			return nil, envErr("tst is not standard base64: %v", err)
+		case strictBase64.EncodedLen(len(tok)) != len(e.TST):
+			return nil, envErr("tst is not canonical base64 (line breaks or other bytes the decoder skips)")
+		case len(tok) > MaxTokenSize:
+			return nil, envErr("tst is %d bytes (at most %d)", len(tok), MaxTokenSize)
+		}
 	}
 	switch e.Kind {
 	case KindRIFF:
@@ -283,6 +327,11 @@ func (e *Envelope) setMember(key string, raw []byte) error {
 		e.ChainPEM, err = parseString(raw)
 	case "sig":
 		e.Sig, err = parseString(raw)
+	case "tst":
+		e.TST, err = parseString(raw)
+		if err == nil && e.TST == "" {
+			err = fmt.Errorf("empty")
+		}
 	default:
 		return envErr("unknown member %q", key)
 	}

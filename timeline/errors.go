@@ -15,6 +15,7 @@ const (
 	ReasonNotSealed                       // no seal where format v1 puts it (extract)
 	ReasonIO                              // reading or writing failed
 	ReasonSign                            // the signing key did not sign (a token away, an external signer failing)
+	ReasonTimestamp                       // no timestamp token could be obtained for the seal (the TSA failed)
 )
 
 var reasonText = map[Reason]string{
@@ -27,6 +28,7 @@ var reasonText = map[Reason]string{
 	ReasonNotSealed:     "not sealed",
 	ReasonIO:            "I/O error",
 	ReasonSign:          "signing failed",
+	ReasonTimestamp:     "timestamping failed",
 }
 
 // String returns a short description of r.

@@ -10,7 +10,7 @@ import (
 // printing nothing.
 func TestReasonString(t *testing.T) {
 	seen := map[string]Reason{}
-	for r := Reason(1); r <= ReasonSign; r++ {
+	for r := Reason(1); r <= ReasonTimestamp; r++ {
 		s := r.String()
 		if s == "" || strings.HasPrefix(s, "timeline.Reason(") {
 			t.Errorf("reason %d has no text", int(r))
@@ -20,7 +20,7 @@ func TestReasonString(t *testing.T) {
 		}
 		seen[s] = r
 	}
-	if got, want := (ReasonSign + 1).String(), fmt.Sprintf("timeline.Reason(%d)", int(ReasonSign+1)); got != want {
+	if got, want := (ReasonTimestamp + 1).String(), fmt.Sprintf("timeline.Reason(%d)", int(ReasonTimestamp+1)); got != want {
 		t.Errorf("unknown reason: %q, want %q", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package timeline
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -22,6 +23,15 @@ type SealOptions struct {
 	Time time.Time
 	// Chain, when set, links the seal into an archive's chain.
 	Chain *Chain
+	// Timestamp, when set, obtains an RFC 3161 TimeStampToken (DER) over
+	// the seal's DER signature (its messageImprint is the signature's
+	// SHA-256); the seal is then version 2 with the token in tst. It runs
+	// after signing and before anything of the envelope is written, so
+	// the token is inside the envelope bytes (the Merkle leaf, the next
+	// seal's chain.prev). An error fails the seal with ReasonTimestamp; a
+	// nil token and nil error make a version-1 seal (a caller that seals
+	// without a token when the TSA is down, and says so).
+	Timestamp func(sig []byte) ([]byte, error)
 }
 
 // Sealed is the outcome of sealing.
@@ -70,11 +80,25 @@ func Seal(dst io.WriteSeeker, src io.ReaderAt, size int64, opts SealOptions) (*S
 		SignedAt: t.UTC().Truncate(time.Millisecond),
 		Chain:    opts.Chain,
 	}
+	sign := func(e *Envelope) error {
+		if opts.Timestamp != nil {
+			e.V = VersionTimestamped // v is signed: decided before signing
+		}
+		if err := opts.Signer.sign(e); err != nil {
+			return err
+		}
+		if ok, err := stamp(e, opts.Timestamp); err != nil || ok || opts.Timestamp == nil {
+			return err
+		}
+		// No token after all: a version-1 seal, signed again as such.
+		e.V = Version
+		return opts.Signer.sign(e)
+	}
 	var sealedSize int64
 	if kind == KindRIFF {
-		sealedSize, err = sealRIFF(dst, src, size, env, opts.Signer)
+		sealedSize, err = sealRIFF(dst, src, size, env, sign)
 	} else {
-		sealedSize, err = sealJSON(dst, src, size, env, opts.Signer)
+		sealedSize, err = sealJSON(dst, src, size, env, sign)
 	}
 	if err != nil {
 		return nil, err
@@ -82,7 +106,7 @@ func Seal(dst io.WriteSeeker, src io.ReaderAt, size int64, opts SealOptions) (*S
 	return &Sealed{Envelope: env, EnvelopeBytes: env.Marshal(), Size: size, SealedSize: sealedSize}, nil
 }
 
-func sealRIFF(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, s *Signer) (int64, error) {
+func sealRIFF(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, sign func(*Envelope) error) (int64, error) {
 	riffSize, _, err := riffio.ReadHeader(src, size)
 	switch {
 	case errors.Is(err, riffio.ErrRF64), errors.Is(err, riffio.ErrTooLarge):
@@ -113,7 +137,7 @@ func sealRIFF(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, s 
 	rs := int64(riffSize)
 	env.RIFFSize = &rs
 	env.SHA256 = hex.EncodeToString(h.Sum(nil))
-	if err := s.sign(env); err != nil {
+	if err := sign(env); err != nil {
 		return 0, err
 	}
 	envBytes := env.Marshal()
@@ -146,7 +170,7 @@ func errShrank(want, got int64) error {
 // '}' (it is written after the seal).
 const maxJSONTail = 16 << 20
 
-func sealJSON(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, s *Signer) (int64, error) {
+func sealJSON(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, sign func(*Envelope) error) (int64, error) {
 	sc := jsonio.NewScanner()
 	h := sha256.New()
 	buf, release := getBuf(size)
@@ -200,7 +224,7 @@ func sealJSON(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, s 
 		return 0, newError(ReasonAlreadySealed, nil, "the object has a top-level \"seal\" member")
 	}
 	env.SHA256 = hex.EncodeToString(h.Sum(nil))
-	if err := s.sign(env); err != nil {
+	if err := sign(env); err != nil {
 		return 0, err
 	}
 	splice := jsonio.SealSplice(doc.Members > 0, env.Marshal())
@@ -223,6 +247,30 @@ func jsonError(err error) error {
 	default:
 		return newError(ReasonNotJSON, err, "")
 	}
+}
+
+// stamp adds the token that timestamp returns for e's signature (e is
+// version 2 already); ok is false when there is no token.
+func stamp(e *Envelope, timestamp func(sig []byte) ([]byte, error)) (ok bool, err error) {
+	if timestamp == nil {
+		return false, nil
+	}
+	sig, err := strictBase64.DecodeString(e.Sig)
+	if err != nil {
+		return false, newError(ReasonSign, err, "decoding the signature")
+	}
+	tok, err := timestamp(sig)
+	if err != nil {
+		return false, newError(ReasonTimestamp, err, "")
+	}
+	if len(tok) == 0 {
+		return false, nil
+	}
+	if len(tok) > MaxTokenSize {
+		return false, newError(ReasonTimestamp, nil, "the token is %d bytes (at most %d)", len(tok), MaxTokenSize)
+	}
+	e.TST = base64.StdEncoding.EncodeToString(tok)
+	return true, nil
 }
 
 // Hex is a convenience for digests.

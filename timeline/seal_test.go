@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tlseal/tlseal/internal/memfile"
+	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/timeline"
 )
 
@@ -195,5 +199,87 @@ func TestParseEnvelopeMembers(t *testing.T) {
 		if _, err := timeline.ParseEnvelope([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", in, err, want)
 		}
+	}
+}
+
+// Version 2 is version 1 plus tst, and nothing else: tst exactly in
+// version 2, canonical standard base64, not part of the signing input,
+// between size and v in the envelope bytes.
+func TestParseEnvelopeVersion2(t *testing.T) {
+	base := `"alg":"ES256","certPem":"c","kind":"json","name":"n","sha256":"` + strings.Repeat("a", 64) + `","sig":"","signedAt":"2026-11-27T10:00:00.123Z","size":1`
+	v2 := "{" + base + `,"tst":"MAMCAQE=","v":2}`
+	e, err := timeline.ParseEnvelope([]byte(v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(e.Marshal()) != v2 {
+		t.Errorf("marshal %s", e.Marshal())
+	}
+	if tok := e.Token(); !bytes.Equal(tok, []byte{0x30, 0x03, 0x02, 0x01, 0x01}) {
+		t.Errorf("token %x", tok)
+	}
+	if si := string(e.SigningInput()); strings.Contains(si, "tst") || strings.Contains(si, `"sig"`) || !strings.HasSuffix(si, `"size":1,"v":2}`) {
+		t.Errorf("signing input %s", si)
+	}
+	for in, want := range map[string]string{
+		"{" + base + `,"v":2}`:                    "version 2 without tst",
+		"{" + base + `,"tst":"MAMCAQE=","v":1}`:   "version-1 seal cannot carry it",
+		"{" + base + `,"tst":"","v":2}`:           `member "tst": empty`,
+		"{" + base + `,"tst":"MAMCAQE","v":2}`:    "not standard base64",
+		"{" + base + `,"tst":"MAMC\nAQE=","v":2}`: "not canonical base64",
+		"{" + base + `,"tst":"MAMCAQF=","v":2}`:   "not standard base64",
+		"{" + base + `,"tst":1,"v":2}`:            `member "tst": not a string`,
+		"{" + base + `,"tst":"MAMCAQE=","v":3}`:   "version 3 is not supported",
+	} {
+		if _, err := timeline.ParseEnvelope([]byte(in)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", in, err, want)
+		}
+	}
+}
+
+// A Timestamp hook makes a version-2 seal whose token is over the DER
+// signature; a hook that fails fails the seal (ReasonTimestamp); one that
+// returns no token makes a version-1 seal.
+func TestSealWithTimestamp(t *testing.T) {
+	signer := testpki.Signer(t, testpki.Leaf(t, testpki.CA(t, testpki.Options{}), testpki.Options{}))
+	for name, data := range map[string][]byte{"json": []byte(`{"a":1}`), "riff": samples.WAV(8000, 0.01, 440)} {
+		t.Run(name, func(t *testing.T) {
+			var gotSig []byte
+			token := []byte{0x30, 0x03, 0x02, 0x01, 0x07}
+			var out memfile.File
+			sealed, err := timeline.Seal(&out, bytes.NewReader(data), int64(len(data)), timeline.SealOptions{Name: "x", Signer: signer,
+				Timestamp: func(sig []byte) ([]byte, error) { gotSig = sig; return token, nil }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := sealed.Envelope
+			if e.V != timeline.VersionTimestamped || !bytes.Equal(e.Token(), token) {
+				t.Fatalf("v %d token %x", e.V, e.Token())
+			}
+			if der, _ := base64.StdEncoding.DecodeString(e.Sig); !bytes.Equal(der, gotSig) {
+				t.Error("the hook was not given the DER signature")
+			}
+			if _, err := timeline.VerifySignature(e); err != nil {
+				t.Errorf("the v2 seal's signature: %v", err)
+			}
+			o, err := timeline.Open(bytes.NewReader(out.Bytes()), int64(len(out.Bytes())))
+			if err != nil || len(o.Problems) > 0 || o.Envelope.TST != e.TST {
+				t.Fatalf("open: %v %+v", err, o)
+			}
+
+			out = memfile.File{}
+			_, err = timeline.Seal(&out, bytes.NewReader(data), int64(len(data)), timeline.SealOptions{Name: "x", Signer: signer,
+				Timestamp: func([]byte) ([]byte, error) { return nil, errors.New("TSA down") }})
+			var te *timeline.Error
+			if !errors.As(err, &te) || te.Reason != timeline.ReasonTimestamp || !strings.Contains(err.Error(), "TSA down") {
+				t.Errorf("a failing TSA: %v", err)
+			}
+			out = memfile.File{}
+			sealed, err = timeline.Seal(&out, bytes.NewReader(data), int64(len(data)), timeline.SealOptions{Name: "x", Signer: signer,
+				Timestamp: func([]byte) ([]byte, error) { return nil, nil }})
+			if err != nil || sealed.Envelope.V != timeline.Version || sealed.Envelope.TST != "" {
+				t.Errorf("no token: %v %+v", err, sealed)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"time"
 
 	"github.com/tlseal/tlseal/internal/readonly"
 	"github.com/tlseal/tlseal/riffio"
@@ -54,6 +55,14 @@ type ItemResult struct {
 	Name     string          `json:"name,omitempty"` // the name recorded in the seal
 	Signer   *SignerInfo     `json:"signer,omitempty"`
 	Chain    *timeline.Chain `json:"chain,omitempty"`
+	// TrustedTime is when the seal provably existed (RFC 3339), and
+	// TrustedTimeSource what says so ("seal token"); both empty when the
+	// seal has no trusted time and its certificates were judged at
+	// signedAt.
+	TrustedTime       string `json:"trustedTime,omitempty"`
+	TrustedTimeSource string `json:"trustedTimeSource,omitempty"`
+	// Timestamp is the seal's RFC 3161 token (version 2), as it reads.
+	Timestamp *TimestampInfo `json:"timestamp,omitempty"`
 	// Entry is the item's position in an archive's log (seq, from 1); 0
 	// for loose files and for archive files that no entry lists.
 	Entry int64 `json:"entry,omitempty"`
@@ -148,5 +157,14 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Findi
 	if pc.chainErr != nil {
 		return append(fs, NewFinding(timeline.CodeCertMalformed, "chainPem: %v", pc.chainErr))
 	}
-	return append(fs, trust.checkCert(pc.cert, pc.chain, e.SignedAt)...)
+	when := judgedAt{at: e.SignedAt}
+	if e.TST != "" {
+		var tfs []Finding
+		tfs, when = trust.checkToken(res, e)
+		fs = append(fs, tfs...)
+		if when.trusted {
+			res.TrustedTime, res.TrustedTimeSource = when.at.UTC().Format(time.RFC3339Nano), when.source
+		}
+	}
+	return append(fs, trust.checkCert(pc.cert, pc.chain, when)...)
 }

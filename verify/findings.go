@@ -13,6 +13,7 @@ import (
 	"sort"
 
 	"github.com/tlseal/tlseal/archive"
+	"github.com/tlseal/tlseal/revocation"
 	"github.com/tlseal/tlseal/riffio"
 	"github.com/tlseal/tlseal/timeline"
 )
@@ -103,6 +104,17 @@ var Codes = map[string]CodeInfo{
 	CodeCertChainInvalid:         {SevError, EffectFail, "the certificate chain is invalid for another reason"},
 	CodeCertSignerIsCA:           {SevError, EffectFail, "the signer certificate is a CA certificate (CA:TRUE): a CA key is not a recorder"},
 	CodeCertExtKeyUsage:          {SevError, EffectFail, "the signer's extended key usage excludes document signing (docs/findings.md: EKU policy)"},
+
+	CodeTimestampInvalid:         {SevError, EffectFail, "the seal's timestamp token is broken: malformed, its TSA signature invalid, its TSA certificate without the sole critical timeStamping EKU, or genTime outside its validity"},
+	CodeTimestampImprintMismatch: {SevError, EffectFail, "the timestamp token is not over this seal's signature (a token of another seal)"},
+	CodeTimestampUntrusted:       {SevWarning, EffectIndeterminate, "the timestamp token is intact but its TSA does not chain to a TSA anchor (--tsa-ca)"},
+	CodeTimestampAfterSignedAt:   {SevError, EffectFail, "signedAt is later than the token's genTime plus its accuracy"},
+
+	revocation.CodeCertRevoked:                 {SevError, EffectFail, "a certificate of the signer's chain was revoked, and no trusted time shows the seal was made before"},
+	revocation.CodeCertRevokedAfterTrustedTime: {SevInfo, EffectNone, "a certificate was revoked after the seal's trusted time: the seal predates the revocation"},
+	revocation.CodeCRLMissing:                  {SevInfo, EffectNone, "no supplied CRL covers a certificate's issuer: its revocation was not checked"},
+	revocation.CodeCRLInvalid:                  {SevError, EffectIndeterminate, "a supplied CRL of the issuer does not verify or may not be used (forged, damaged, unsupported)"},
+	revocation.CodeCRLExpired:                  {SevWarning, EffectIndeterminate, "the issuer's supplied CRLs are past their nextUpdate: they cannot say the certificate is not revoked now"},
 
 	riffio.CodeSizeMismatch:     {SevInfo, EffectNone, "the original's RIFF size field disagrees with its length (preserved)"},
 	riffio.CodePlaceholderSize:  {SevWarning, EffectNone, "a size field holds the 0xFFFFFFFF placeholder"},

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"slices"
 	"strings"
@@ -23,7 +24,10 @@ import (
 	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/internal/testtsa"
+	"github.com/tlseal/tlseal/revocation"
 	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/tsa"
 	"github.com/tlseal/tlseal/verify"
 )
 
@@ -138,6 +142,23 @@ func TestTamperMatrix(t *testing.T) {
 	codeTrust.SignerEKUs = []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 3}}
 	notCAInter := testpki.Intermediate(t, p.ca, testpki.Options{CN: "not a CA", Template: func(c *x509.Certificate) { c.IsCA = false }})
 
+	// Seal format v2: tokens from a real TSA (openssl ts -reply).
+	goodTSA := testtsa.Start(t, testtsa.Options{})
+	tsTrust := tsaTrust(p, goodTSA)
+	stamped := sealStamped(t, p.signer, jsonOrig, now, goodTSA)
+	otherStamped := sealStamped(t, p.signer, samples.EventJSON(2, now, "other.wav"), now, goodTSA)
+	otherTST := parsedEnvelope(t, otherStamped).TST
+	noEKUTSA := testtsa.Start(t, testtsa.Options{EKU: testtsa.EKUNone})
+	nonCriticalTSA := testtsa.Start(t, testtsa.Options{EKU: testtsa.EKUNonCritical})
+	// A signer whose certificate expired a minute ago, with a seal that
+	// claims to be older: signedAt says valid, the token says not.
+	lapsed := testpki.Signer(t, testpki.Leaf(t, p.ca, testpki.Options{CN: "lapsed", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(-time.Minute)}))
+	backdated := sealStamped(t, lapsed, jsonOrig, now.Add(-2*time.Minute), goodTSA)
+	revokedLater := crlTrust(t, p, crlOf(t, p.ca, p.signer.Cert, now.Add(time.Hour), time.Now().Add(24*time.Hour)))
+	revokedLater.TSAAnchors = tsTrust.TSAAnchors
+	revokedBefore := crlTrust(t, p, crlOf(t, p.ca, p.signer.Cert, now.Add(-time.Hour), time.Now().Add(24*time.Hour)))
+	revokedBefore.TSAAnchors = tsTrust.TSAAnchors
+
 	cases := []struct {
 		name    string
 		data    []byte
@@ -238,6 +259,30 @@ func TestTamperMatrix(t *testing.T) {
 		{"json certPem with CRLF", mutateEnvelopeResign(t, p.signer, jsonOrig, now, func(e *timeline.Envelope) { e.CertPEM = strings.ReplaceAll(e.CertPEM, "\n", "\r\n") }), nil, "seal.nonCanonical", verify.Failed},
 		{"json chainPem with text between", mutateEnvelopeResign(t, p.viaInter, jsonOrig, now, func(e *timeline.Envelope) { e.ChainPEM = "\n" + e.ChainPEM }), nil, "seal.nonCanonical", verify.Failed},
 		{"json high-S twin (v1)", mutateEnvelope(t, sealedJSON, func(e *timeline.Envelope) { e.Sig = highSTwin(t, p.signer, e.Sig) }), nil, "signature.highS", verify.Passed},
+
+		// Seal format v2: the token over the signature.
+		{"v2 intact", stamped, tsTrust, "", verify.Passed},
+		{"v2 TSA not trusted", stamped, nil, "timestamp.untrusted", verify.Indeterminate},
+		{"v2 token of another seal", mutateEnvelope(t, stamped, func(e *timeline.Envelope) { e.TST = otherTST }), tsTrust, "timestamp.imprintMismatch", verify.Failed},
+		{"v2 token byte edited", mutateEnvelope(t, stamped, func(e *timeline.Envelope) { e.TST = flipTSTInfo(t, e.TST) }), tsTrust, "timestamp.invalid", verify.Failed},
+		{"v2 token not DER", mutateEnvelope(t, stamped, func(e *timeline.Envelope) { e.TST = base64.StdEncoding.EncodeToString([]byte("not a token")) }), tsTrust, "timestamp.invalid", verify.Failed},
+		{"v2 TSA without the timeStamping EKU", sealStamped(t, p.signer, jsonOrig, now, noEKUTSA), tsaTrust(p, noEKUTSA), "timestamp.invalid", verify.Failed},
+		{"v2 TSA with a non-critical EKU", sealStamped(t, p.signer, jsonOrig, now, nonCriticalTSA), tsaTrust(p, nonCriticalTSA), "timestamp.invalid", verify.Failed},
+		{"v2 signedAt after the token's time", sealStamped(t, p.signer, jsonOrig, now.Add(time.Hour), goodTSA), tsTrust, "timestamp.afterSignedAt", verify.Failed},
+		{"v2 backdated past the signer's expiry", backdated, tsTrust, "cert.expired", verify.Failed},
+		{"v2 token removed, version kept", mutateEnvelope(t, stamped, func(e *timeline.Envelope) { e.TST = "" }), tsTrust, "seal.malformed", verify.Failed},
+		{"v2 revoked after the trusted time", stamped, revokedLater, "cert.revokedAfterTrustedTime", verify.Passed},
+		{"v2 revoked before the trusted time", stamped, revokedBefore, "cert.revoked", verify.Failed},
+
+		// Revocation, with CRLs the examiner supplies (no trusted time: judged at signedAt).
+		{"signer revoked", sealedJSON, crlTrust(t, p, crlOf(t, p.ca, p.signer.Cert, now.Add(-time.Hour), time.Now().Add(24*time.Hour))), "cert.revoked", verify.Failed},
+		{"signer revoked after the seal, no trusted time", sealedJSON, crlTrust(t, p, crlOf(t, p.ca, p.signer.Cert, now.Add(time.Hour), time.Now().Add(24*time.Hour))), "cert.revoked", verify.Failed},
+		{"signer not revoked", sealedJSON, crlTrust(t, p, crlOf(t, p.ca, nil, now.Add(-time.Hour), time.Now().Add(24*time.Hour))), "", verify.Passed},
+		{"no CRL for the issuer", sealedJSON, crlTrust(t, p, crlOf(t, p.other, nil, now.Add(-time.Hour), time.Now().Add(24*time.Hour))), "crl.missing", verify.Passed},
+		{"forged CRL (same issuer name, other key)", sealedJSON, crlTrust(t, p, crlOf(t, testpki.CA(t, testpki.Options{}), nil, now.Add(-time.Hour), time.Now().Add(24*time.Hour))), "crl.invalid", verify.Indeterminate},
+		{"forged CRL beside the genuine one", sealedJSON, crlTrust(t, p, crlOf(t, p.ca, nil, now.Add(-time.Hour), time.Now().Add(24*time.Hour)),
+			crlOf(t, testpki.CA(t, testpki.Options{}), nil, now.Add(-time.Hour), time.Now().Add(24*time.Hour))), "crl.invalid", verify.Indeterminate},
+		{"expired CRL", sealedJSON, crlTrust(t, p, crlOf(t, p.ca, nil, now.Add(-48*time.Hour), now.Add(-24*time.Hour))), "crl.expired", verify.Indeterminate},
 	}
 	seen := map[string]bool{}
 	for _, c := range cases {
@@ -274,6 +319,93 @@ func TestTamperMatrix(t *testing.T) {
 			t.Errorf("no tamper case triggers %s", code)
 		}
 	}
+}
+
+// sealStamped seals orig with a token from a over the signature.
+func sealStamped(t *testing.T, s *timeline.Signer, orig []byte, when time.Time, a *testtsa.TSA) []byte {
+	t.Helper()
+	var m memfile.File
+	if _, err := timeline.Seal(&m, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: "f", Signer: s, Time: when,
+		Timestamp: func(sig []byte) ([]byte, error) { return a.Token(t, sig, "sha256"), nil }}); err != nil {
+		t.Fatal(err)
+	}
+	return m.Bytes()
+}
+
+// tsaTrust is the test policy with a's CA as the TSA anchor.
+func tsaTrust(p *pki, a *testtsa.TSA) *verify.Trust {
+	trust := verify.NewTrust([]*x509.Certificate{p.ca.Cert})
+	trust.TSAAnchors = []*x509.Certificate{a.CACert()}
+	return trust
+}
+
+func parsedEnvelope(t *testing.T, sealed []byte) *timeline.Envelope {
+	t.Helper()
+	s, e := envelopeSpan(t, sealed)
+	env, err := timeline.ParseEnvelope(sealed[s:e])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// flipTSTInfo flips one bit in the middle of the TSTInfo (what the TSA
+// signs: time, imprint, serial) of a base64 token.
+func flipTSTInfo(t *testing.T, s string) string {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tsa.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, tok.TSTInfo)
+	if i < 0 {
+		t.Fatal("no TSTInfo in the token")
+	}
+	b[i+len(tok.TSTInfo)/2] ^= 0x01
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// crlOf is a CRL of ca listing revoked (when set) as revoked at
+// revokedAt, thisUpdate an hour before revokedAt (or now), nextUpdate next.
+func crlOf(t *testing.T, ca *testpki.Cert, revoked *x509.Certificate, revokedAt, next time.Time) []byte {
+	t.Helper()
+	this := revokedAt
+	if now := time.Now(); now.Before(this) {
+		this = now
+	}
+	this = this.Add(-time.Hour)
+	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: this, NextUpdate: next}
+	if next.Before(this) {
+		tmpl.ThisUpdate = next.Add(-time.Hour)
+	}
+	if revoked != nil {
+		tmpl.RevokedCertificateEntries = []x509.RevocationListEntry{{SerialNumber: revoked.SerialNumber, RevocationTime: revokedAt}}
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// crlTrust is the test policy with the CRLs given.
+func crlTrust(t *testing.T, p *pki, crls ...[]byte) *verify.Trust {
+	t.Helper()
+	trust := verify.NewTrust([]*x509.Certificate{p.ca.Cert})
+	set := &revocation.Set{}
+	for i, der := range crls {
+		s, err := revocation.ParseCRLs(der, fmt.Sprintf("crl%d.der", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.Merge(s)
+	}
+	trust.CRLs = set
+	return trust
 }
 
 // leafWith is a signer under the test CA (or under inter, carried in
@@ -406,4 +538,33 @@ func mutateEnvelopeResign(t *testing.T, s *timeline.Signer, orig []byte, when ti
 	}
 	env.Sig = base64.StdEncoding.EncodeToString(sig)
 	return replaceEnvelope(t, sealed, env.Marshal())
+}
+
+// A version-2 seal's token gives it a trusted time, shown in its result,
+// and an expired signer certificate is judged at that time: the seal
+// stays passed, where the same seal judged by its own signedAt alone
+// would be judged by a claim.
+func TestTrustedTimeFromToken(t *testing.T) {
+	p := newPKI(t)
+	a := testtsa.Start(t, testtsa.Options{})
+	now := time.Now()
+	short := testpki.Signer(t, testpki.Leaf(t, p.ca, testpki.Options{CN: "short-lived", NotBefore: now.Add(-time.Hour), NotAfter: now.Add(3 * time.Second)}))
+	sealed := sealStamped(t, short, samples.EventJSON(1, now, "r.wav"), now, a)
+	time.Sleep(time.Until(now.Add(4 * time.Second)))
+	res := check(t, sealed, tsaTrust(p, a))
+	if res.Verdict != verify.Passed || res.TrustedTimeSource != verify.SourceSealToken || res.Timestamp == nil {
+		t.Fatalf("verdict %s, source %q, timestamp %+v, findings %v", res.Verdict, res.TrustedTimeSource, res.Timestamp, codes(res))
+	}
+	tt, err := time.Parse(time.RFC3339Nano, res.TrustedTime)
+	if err != nil || tt.Before(now.Add(-2*time.Second)) || tt.After(now.Add(2*time.Second)) {
+		t.Errorf("trusted time %q (%v), sealed at %v", res.TrustedTime, err, now)
+	}
+	if res.Timestamp.TSA != a.Cert().Subject.String() || res.Timestamp.Serial == "" || res.Timestamp.Policy == "" {
+		t.Errorf("timestamp %+v", res.Timestamp)
+	}
+	// Not trusted (no TSA anchor): no trusted time, and the item is not passed.
+	res = check(t, sealed, p.trust)
+	if res.TrustedTime != "" || res.Verdict == verify.Passed {
+		t.Errorf("an untrusted token gave trusted time %q, verdict %s", res.TrustedTime, res.Verdict)
+	}
 }

@@ -6,10 +6,12 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/tlseal/tlseal/revocation"
 	"github.com/tlseal/tlseal/timeline"
 )
 
@@ -26,7 +28,21 @@ type Trust struct {
 	// and anyExtendedKeyUsage, that make a signer certificate acceptable
 	// when it has the extension at all (see checkSignerUsage).
 	SignerEKUs []asn1.ObjectIdentifier
-	pool       *x509.CertPool
+	// TSAAnchors are the anchors the TSA of a seal's timestamp token
+	// (seal format v2) must chain to (--tsa-ca); without them every token
+	// is untrusted (timestamp.untrusted, indeterminate).
+	TSAAnchors []*x509.Certificate
+	TSASources []string // where each TSA anchor came from, as Sources
+	// CRLs are the revocation lists the examiner supplied (--crl); nil
+	// means revocation is not checked (and reports say so).
+	CRLs *revocation.Set
+	// Now is the verification time, against which CRLs must be current;
+	// zero means time.Now().
+	Now  time.Time
+	pool *x509.CertPool
+
+	tsaOnce sync.Once
+	tsaPool *x509.CertPool
 
 	mu    sync.Mutex
 	cache map[[32]byte]chainResult
@@ -98,6 +114,19 @@ func (t *Trust) AnchorInfos() []AnchorInfo {
 	return out
 }
 
+// TSAAnchorInfos describes the TSA anchors.
+func (t *Trust) TSAAnchorInfos() []AnchorInfo {
+	var out []AnchorInfo
+	for i, a := range t.TSAAnchors {
+		info := AnchorInfo{Subject: a.Subject.String(), SHA256: Fingerprint(a)}
+		if i < len(t.TSASources) {
+			info.Source = t.TSASources[i]
+		}
+		out = append(out, info)
+	}
+	return out
+}
+
 // Fingerprint is the lowercase hex SHA-256 of a certificate's DER.
 func Fingerprint(c *x509.Certificate) string {
 	s := sha256.Sum256(c.Raw)
@@ -155,8 +184,40 @@ var extKeyUsageOID = map[x509.ExtKeyUsage]asn1.ObjectIdentifier{
 	x509.ExtKeyUsageOCSPSigning:     {1, 3, 6, 1, 5, 5, 7, 3, 9},
 }
 
-// checkCert judges the signer certificate of a seal made at signedAt.
-func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certificate, signedAt time.Time) []Finding {
+// tsaRoots is the pool of TSAAnchors (nil when there are none).
+func (t *Trust) tsaRoots() *x509.CertPool {
+	t.tsaOnce.Do(func() {
+		if len(t.TSAAnchors) == 0 {
+			return
+		}
+		t.tsaPool = x509.NewCertPool()
+		for _, a := range t.TSAAnchors {
+			t.tsaPool.AddCert(a)
+		}
+	})
+	return t.tsaPool
+}
+
+// judgedAt is the time a seal's certificates are judged at: its trusted
+// time when it has one, else its own signedAt.
+type judgedAt struct {
+	at      time.Time
+	trusted bool
+	source  string // of the trusted time: "seal token", "checkpoint N"
+}
+
+func (j judgedAt) String() string {
+	const layout = "2006-01-02T15:04:05Z"
+	if j.trusted {
+		return fmt.Sprintf("the trusted time %s (%s)", j.at.UTC().Format(layout), j.source)
+	}
+	return fmt.Sprintf("the seal's signedAt %s (no trusted time)", j.at.UTC().Format(layout))
+}
+
+// checkCert judges the signer certificate of a seal at its trusted time,
+// or at signedAt when it has none (docs/findings.md, validity decisions).
+func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certificate, when judgedAt) []Finding {
+	signedAt := when.at
 	fs := t.checkSignerUsage(leaf)
 	// chainPem is the signer's claim of the CAs above it: a certificate
 	// in it that is no CA makes the chain invalid, not merely unknown (the
@@ -177,25 +238,55 @@ func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certific
 		}
 		var ci x509.CertificateInvalidError
 		if errors.As(res.err, &ci) && ci.Reason == x509.Expired {
-			return append(fs, validity(ci.Cert, signedAt)...)
+			return append(fs, validity(ci.Cert, when)...)
 		}
 		return append(fs, NewFinding(CodeCertChainInvalid, "the signer %q: %v", leaf.Subject, res.err))
 	}
 	for _, c := range res.chain {
-		fs = append(fs, validity(c, signedAt)...)
+		fs = append(fs, validity(c, when)...)
 	}
-	return fs
+	return append(fs, t.checkRevocation(res.chain, when)...)
 }
 
-func validity(c *x509.Certificate, at time.Time) []Finding {
+func validity(c *x509.Certificate, when judgedAt) []Finding {
 	const layout = "2006-01-02T15:04:05Z"
+	at := when.at
 	switch {
 	case at.Before(c.NotBefore):
-		return []Finding{NewFinding(CodeCertNotYetValid, "certificate %q is valid from %s, the seal was made %s", c.Subject, c.NotBefore.UTC().Format(layout), at.UTC().Format(layout))}
+		return []Finding{NewFinding(CodeCertNotYetValid, "certificate %q is valid from %s, not yet at %s", c.Subject, c.NotBefore.UTC().Format(layout), when)}
 	case at.After(c.NotAfter):
-		return []Finding{NewFinding(CodeCertExpired, "certificate %q expired %s, the seal was made %s", c.Subject, c.NotAfter.UTC().Format(layout), at.UTC().Format(layout))}
+		return []Finding{NewFinding(CodeCertExpired, "certificate %q expired %s, before %s", c.Subject, c.NotAfter.UTC().Format(layout), when)}
 	}
 	return nil
+}
+
+// checkRevocation judges every certificate of a verified chain but its
+// anchor against the examiner's CRLs, at the trusted time (docs/findings.md,
+// validity decisions). Without CRLs nothing is checked: the report says
+// that revocation was not checked.
+func (t *Trust) checkRevocation(chain []*x509.Certificate, when judgedAt) []Finding {
+	if t.CRLs == nil {
+		return nil
+	}
+	opts := revocation.Options{Now: t.Now}
+	if when.trusted {
+		opts.TrustedTime = when.at
+	}
+	var fs []Finding
+	for i := 0; i+1 < len(chain); i++ {
+		res, err := t.CRLs.Check(chain[i], chain[i+1], opts)
+		if err != nil {
+			fs = append(fs, NewFinding(revocation.CodeCRLInvalid, "certificate %q: %v", chain[i].Subject, err))
+			continue
+		}
+		for _, r := range res.Rejected {
+			fs = append(fs, NewFinding(revocation.CodeCRLInvalid, "CRL %s for issuer %q was not used: %v", r.CRL, chain[i+1].Subject, r.Err))
+		}
+		if code := res.Status.Code(); code != "" && !(code == revocation.CodeCRLInvalid && len(res.Rejected) > 0) {
+			fs = append(fs, NewFinding(code, "certificate %q: %s", chain[i].Subject, res.Detail))
+		}
+	}
+	return fs
 }
 
 // chain builds (or recalls) the chain from leaf to an anchor. Validity

@@ -16,20 +16,24 @@ type inspectOptions struct {
 
 // descriptor is what inspect prints.
 type descriptor struct {
-	File           string           `json:"file"`
-	Verified       bool             `json:"verified"`
-	Verdict        verify.Verdict   `json:"verdict"`
-	Kind           timeline.Kind    `json:"kind,omitempty"`
-	FormType       string           `json:"formType,omitempty"`
-	AudioFormat    uint16           `json:"audioFormat,omitempty"`
-	Channels       uint16           `json:"channels,omitempty"`
-	SampleRate     uint32           `json:"sampleRate,omitempty"`
-	BitsPerSample  uint16           `json:"bitsPerSample,omitempty"`
-	SampleCount    int64            `json:"sampleCount,omitempty"`
-	CertPEM        string           `json:"certPem,omitempty"`
-	CertDescriptor *certDescriptor  `json:"certDescriptor,omitempty"`
-	Seal           json.RawMessage  `json:"seal,omitempty"`
-	Findings       []verify.Finding `json:"findings"`
+	File           string          `json:"file"`
+	Verified       bool            `json:"verified"`
+	Verdict        verify.Verdict  `json:"verdict"`
+	Kind           timeline.Kind   `json:"kind,omitempty"`
+	FormType       string          `json:"formType,omitempty"`
+	AudioFormat    uint16          `json:"audioFormat,omitempty"`
+	Channels       uint16          `json:"channels,omitempty"`
+	SampleRate     uint32          `json:"sampleRate,omitempty"`
+	BitsPerSample  uint16          `json:"bitsPerSample,omitempty"`
+	SampleCount    int64           `json:"sampleCount,omitempty"`
+	CertPEM        string          `json:"certPem,omitempty"`
+	CertDescriptor *certDescriptor `json:"certDescriptor,omitempty"`
+	Seal           json.RawMessage `json:"seal,omitempty"`
+	// The seal's RFC 3161 token (version 2) and the trusted time it gives.
+	Timestamp         *verify.TimestampInfo `json:"timestamp,omitempty"`
+	TrustedTime       string                `json:"trustedTime,omitempty"`
+	TrustedTimeSource string                `json:"trustedTimeSource,omitempty"`
+	Findings          []verify.Finding      `json:"findings"`
 }
 
 type certDescriptor struct {
@@ -69,7 +73,8 @@ func runInspect(_ context.Context, root *rootOptions, opts *inspectOptions, path
 	if err != nil {
 		return err
 	}
-	d := descriptor{File: path, Verified: res.Verdict == verify.Passed, Verdict: res.Verdict, Kind: res.Kind, Findings: res.Findings}
+	d := descriptor{File: path, Verified: res.Verdict == verify.Passed, Verdict: res.Verdict, Kind: res.Kind, Findings: res.Findings,
+		Timestamp: res.Timestamp, TrustedTime: res.TrustedTime, TrustedTimeSource: res.TrustedTimeSource}
 	if l := res.Opened.Layout; l != nil {
 		d.FormType = string(l.FormType[:])
 	}

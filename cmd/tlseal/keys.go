@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/tlseal/tlseal/certstore"
+	"github.com/tlseal/tlseal/revocation"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/verify"
 )
@@ -79,11 +80,15 @@ func (o *rootOptions) loadSigner(f signerFlags) (*timeline.Signer, error) {
 type trustFlags struct {
 	ca        []string
 	signerEKU []string
+	tsaCA     []string
+	crl       []string
 }
 
 func (t *trustFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&t.ca, "ca", nil, caFlagHelp)
 	f.StringArrayVar(&t.signerEKU, "signer-eku", nil, "an extended key usage OID (dotted) that makes a signer certificate acceptable besides documentSigning and anyExtendedKeyUsage (repeatable; see docs/findings.md, EKU policy)")
+	f.StringArrayVar(&t.tsaCA, "tsa-ca", nil, "TSA anchor for timestamp tokens (seal format v2): @certstore://ID or PEM file of CA certificates (repeatable); default: the store's -tsadefault elements, else none (tokens are then untrusted)")
+	f.StringArrayVar(&t.crl, "crl", nil, "certificate revocation list, DER or PEM, checked offline against its issuer (repeatable); without any, revocation is not checked (docs/findings.md, validity decisions)")
 }
 
 // args are the flags as a report records them.
@@ -94,6 +99,12 @@ func (t *trustFlags) args() []string {
 	}
 	for _, e := range t.signerEKU {
 		a = append(a, "--signer-eku", e)
+	}
+	for _, c := range t.tsaCA {
+		a = append(a, "--tsa-ca", c)
+	}
+	for _, c := range t.crl {
+		a = append(a, "--crl", c)
 	}
 	return a
 }
@@ -108,7 +119,11 @@ func (o *rootOptions) loadTrust(t trustFlags) (*verify.Trust, error) {
 		}
 		ekus = append(ekus, oid)
 	}
-	anchors, err := o.resolveTrustAnchors(t.ca)
+	r, cfg, err := o.certResolver()
+	if err != nil {
+		return nil, err
+	}
+	anchors, err := resolveTrustAnchors(r, cfg, t.ca)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +134,19 @@ func (o *rootOptions) loadTrust(t trustFlags) (*verify.Trust, error) {
 	}
 	trust := verify.NewTrust(certs)
 	trust.Sources, trust.SignerEKUs = sources, ekus
+	tsaAnchors, err := r.TSAAnchorSources(t.tsaCA)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range tsaAnchors {
+		trust.TSAAnchors = append(trust.TSAAnchors, a.Cert)
+		trust.TSASources = append(trust.TSASources, a.Source)
+	}
+	if len(t.crl) > 0 {
+		if trust.CRLs, err = revocation.Load(t.crl...); err != nil {
+			return nil, err
+		}
+	}
 	return trust, nil
 }
 
@@ -317,6 +345,10 @@ func (o *rootOptions) resolveTrustAnchors(caRefs []string) ([]certstore.Anchor, 
 	if err != nil {
 		return nil, err
 	}
+	return resolveTrustAnchors(r, cfg, caRefs)
+}
+
+func resolveTrustAnchors(r *certstore.Resolver, cfg *certstore.Config, caRefs []string) ([]certstore.Anchor, error) {
 	if len(caRefs) == 0 && cfg != nil {
 		caRefs = cfg.CACertificates
 	}

@@ -2,7 +2,12 @@ package main
 
 import (
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +20,7 @@ import (
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/softhsm"
 	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/internal/testtsa"
 	"github.com/tlseal/tlseal/tokenkey"
 )
 
@@ -27,6 +33,21 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
+	// A real TSA (openssl ts -reply behind loopback HTTP) for the scripts
+	// that timestamp, one for the whole run; a TSA that answers garbage;
+	// an address where nothing listens.
+	var tsaURL, tsaCA, garbageURL string
+	if _, err := exec.LookPath("openssl"); err == nil {
+		good := testtsa.Start(t, testtsa.Options{})
+		tsaURL, tsaCA = good.URL, string(good.CACertPEM)
+		garbageURL = testtsa.Start(t, testtsa.Options{Fault: testtsa.FaultGarbage}).URL
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadURL := "http://" + ln.Addr().String() + "/tsr"
+	ln.Close()
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -40,9 +61,16 @@ func TestScripts(t *testing.T) {
 			"tokenkey":    cmdTokenKey,
 			"tokenuri":    cmdTokenURI,
 			"buildsigner": cmdBuildSigner,
+			"mkcrl":       cmdMkCRL,
 		},
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("CI", os.Getenv("CI"))
+			env.Setenv("TSA_URL", tsaURL)
+			env.Setenv("TSA_GARBAGE_URL", garbageURL)
+			env.Setenv("TSA_DEAD_URL", deadURL)
+			if tsaCA != "" {
+				return os.WriteFile(filepath.Join(env.WorkDir, "tsa-ca.pem"), []byte(tsaCA), 0o644)
+			}
 			return nil
 		},
 	})
@@ -114,6 +142,35 @@ func cmdTestPKI(ts *testscript.TestScript, neg bool, args []string) {
 	other := testpki.CA(t, testpki.Options{CN: "Other CA"})
 	other.Write(t, dir, "other-ca")
 	testpki.Leaf(t, other, testpki.Options{CN: "other signer"}).Write(t, dir, "other")
+}
+
+// mkcrl CA OUT [CERT OFFSET]...: a CRL (DER) of the CA at CA.pem/CA.key
+// revoking each CERT (a PEM file) at now + OFFSET (a Go duration), current
+// for a day.
+func cmdMkCRL(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || len(args)%2 != 0 {
+		ts.Fatalf("usage: mkcrl CA OUT [CERT OFFSET]...")
+	}
+	t := tsTB{ts}
+	ca := testpki.Load(t, ts.MkAbs(args[0]+".pem"), ts.MkAbs(args[0]+".key"))
+	now := time.Now()
+	tmpl := &x509.RevocationList{Number: big.NewInt(now.UnixNano()), ThisUpdate: now.Add(-2 * time.Hour), NextUpdate: now.Add(24 * time.Hour)}
+	for i := 2; i < len(args); i += 2 {
+		b, err := os.ReadFile(ts.MkAbs(args[i]))
+		ts.Check(err)
+		block, _ := pem.Decode(b)
+		if block == nil {
+			ts.Fatalf("mkcrl: %s: no PEM", args[i])
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		ts.Check(err)
+		d, err := time.ParseDuration(args[i+1])
+		ts.Check(err)
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: now.Add(d)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), der, 0o644))
 }
 
 // mkwav FILE: a one-second 8 kHz tone.

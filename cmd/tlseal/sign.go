@@ -2,13 +2,18 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/tsa"
 	"github.com/tlseal/tlseal/watch"
 )
 
@@ -19,6 +24,40 @@ type signOptions struct {
 	outDir  string
 	name    string
 	force   bool
+	tsa     tsaFlags
+}
+
+// tsaFlags choose the time-stamping authority of per-seal tokens.
+type tsaFlags struct {
+	url     string
+	timeout time.Duration
+	retries int
+}
+
+func (t *tsaFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&t.url, "tsa", "", "RFC 3161 time-stamping authority URL: each seal gets a token over its signature (seal format v2, a trusted time that outlives the signer certificate)")
+	f.DurationVar(&t.timeout, "tsa-timeout", tsa.DefaultTimeout, "time limit of each request to the TSA")
+	f.IntVar(&t.retries, "tsa-retries", 2, "retries (with backoff) after a TSA request fails with a network error, a timeout or an HTTP 5xx")
+}
+
+// stamper returns the timeline.SealOptions.Timestamp of the flags, or nil
+// without --tsa.
+func (t *tsaFlags) stamper(ctx context.Context) (func(sig []byte) ([]byte, error), error) {
+	if t.url == "" {
+		return nil, nil
+	}
+	if u, err := url.Parse(t.url); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, usagef("--tsa %q: not an http(s) URL", t.url)
+	}
+	c := &tsa.Client{URL: t.url, Timeout: t.timeout, Retries: t.retries}
+	return func(sig []byte) ([]byte, error) {
+		sum := sha256.Sum256(sig)
+		tok, err := c.Stamp(ctx, sum[:])
+		if err != nil {
+			return nil, err
+		}
+		return tok.Raw, nil
+	}, nil
 }
 
 func newSignCommand(root *rootOptions) *cobra.Command {
@@ -32,10 +71,17 @@ a "seal" chunk in a RIFF file. The result stays valid JSON / a playable WAV.
 
 The original is read once; the output is written to a temporary file, fsynced
 and renamed into place, so a crash never leaves a half-written file. Existing
-outputs are not overwritten without --force.`,
+outputs are not overwritten without --force.
+
+With --tsa URL each seal also carries an RFC 3161 timestamp token over its
+signature (seal format v2): verify then judges the signer certificate at the
+TSA's time (--tsa-ca), so the seal stays valid after the certificate expires
+or is revoked later. A TSA that cannot be reached fails that file (exit 2),
+nothing written.`,
 		Example: `  tlseal sign --cert signer.pem --key signer.key rec.wav -o rec.sealed.wav
   tlseal sign --cert signer.pem --key signer.key --in-place events/*.json
-  tlseal sign --cert signer.pem --key signer.key --out-dir sealed/ rec1.wav rec2.wav`,
+  tlseal sign --cert signer.pem --key signer.key --out-dir sealed/ rec1.wav rec2.wav
+  tlseal sign --cert signer.pem --key signer.key --tsa http://tsa.example/tsr rec.wav -o rec.sealed.wav`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSign(cmd.Context(), root, &opts, args)
@@ -49,6 +95,7 @@ outputs are not overwritten without --force.`,
 	f.StringVar(&opts.outDir, "out-dir", "", "write each sealed file into DIR under its base name")
 	f.StringVar(&opts.name, "name", "", "name recorded in the seal (default: the input's base name; one input)")
 	f.BoolVar(&opts.force, "force", false, "overwrite existing output files")
+	opts.tsa.register(f)
 	return cmd
 }
 
@@ -64,6 +111,10 @@ func runSign(ctx context.Context, root *rootOptions, opts *signOptions, inputs [
 	}
 	if (opts.output != "" || opts.name != "") && len(inputs) != 1 {
 		return usagef("-o and --name take exactly one input (got %d)", len(inputs))
+	}
+	stamp, err := opts.tsa.stamper(ctx)
+	if err != nil {
+		return err
 	}
 	signer, err := root.loadSigner(opts.signer)
 	if err != nil {
@@ -91,7 +142,7 @@ func runSign(ctx context.Context, root *rootOptions, opts *signOptions, inputs [
 			name = filepath.Base(in)
 		}
 		incomplete := incompleteDetail(in)
-		res, err := timeline.SealFile(in, out, overwrite, timeline.SealOptions{Name: name, Signer: signer})
+		res, err := timeline.SealFile(in, out, overwrite, timeline.SealOptions{Name: name, Signer: signer, Timestamp: stamp})
 		if err != nil {
 			failed++
 			fmt.Fprintf(root.stderr, "tlseal: sign %s: %v\n", in, err)
@@ -100,8 +151,12 @@ func runSign(ctx context.Context, root *rootOptions, opts *signOptions, inputs [
 		if incomplete != "" {
 			fmt.Fprintf(root.stderr, "tlseal: warning: sign %s: not structurally complete (%s): sealed as it is, byte for byte; a player may play the seal chunk as sound, and verify reports the original's damage as a warning\n", in, incomplete)
 		}
-		fmt.Fprintf(root.stdout, "sealed %s -> %s (%s, %d bytes, sha256 %s, %s)\n",
-			in, out, res.Envelope.Kind, res.Size, res.Envelope.SHA256, res.Envelope.Alg)
+		stamped := ""
+		if res.Envelope.TST != "" {
+			stamped = ", timestamped"
+		}
+		fmt.Fprintf(root.stdout, "sealed %s -> %s (%s, %d bytes, sha256 %s, %s%s)\n",
+			in, out, res.Envelope.Kind, res.Size, res.Envelope.SHA256, res.Envelope.Alg, stamped)
 	}
 	if failed > 0 {
 		return &verdictError{code: exitError}

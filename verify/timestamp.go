@@ -1,0 +1,86 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+
+	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/tsa"
+)
+
+// Finding codes of a seal's timestamp token (seal format v2).
+const (
+	CodeTimestampInvalid         = "timestamp.invalid"
+	CodeTimestampImprintMismatch = "timestamp.imprintMismatch"
+	CodeTimestampUntrusted       = "timestamp.untrusted"
+	CodeTimestampAfterSignedAt   = "timestamp.afterSignedAt"
+)
+
+// TimestampInfo is how a report shows a seal's timestamp token.
+type TimestampInfo struct {
+	TSA      string `json:"tsa"`                // the TSA certificate's subject ("" when the token carries none)
+	GenTime  string `json:"genTime"`            // RFC 3339, as the token says (trusted only without timestamp.* findings)
+	Accuracy string `json:"accuracy,omitempty"` // e.g. "1s"
+	Serial   string `json:"serial"`             // hex
+	Policy   string `json:"policy"`             // dotted OID
+}
+
+// Trusted-time sources, as reports name them.
+const (
+	SourceSealToken = "seal token"
+)
+
+// checkToken judges a version-2 seal's token: the TSA's signature over
+// the SHA-256 of the seal's DER signature, its chain to a TSA anchor, and
+// signedAt no later than genTime plus the token's accuracy. It returns the
+// findings and, when the token holds, the trusted time.
+func (t *Trust) checkToken(res *ItemResult, e *timeline.Envelope) ([]Finding, judgedAt) {
+	when := judgedAt{at: e.SignedAt}
+	der := e.Token()
+	tok, err := tsa.Parse(der)
+	if err != nil {
+		return []Finding{NewFinding(CodeTimestampInvalid, "the seal's timestamp token does not parse: %v", err)}, when
+	}
+	res.Timestamp = describeToken(tok)
+	sig, err := base64.StdEncoding.Strict().DecodeString(e.Sig)
+	if err != nil {
+		return nil, when // reported as signature.encoding
+	}
+	sum := sha256.Sum256(sig)
+	err = tok.Verify(tsa.VerifyOptions{Digest: sum[:], Roots: t.tsaRoots()})
+	switch tsa.ReasonOf(err) {
+	case tsa.ReasonUnknown:
+		if err != nil {
+			return []Finding{NewFinding(CodeTimestampInvalid, "the seal's timestamp token: %v", err)}, when
+		}
+	case tsa.ReasonImprintMismatch:
+		return []Finding{NewFinding(CodeTimestampImprintMismatch, "the timestamp token is not over this seal's signature: %v", err)}, when
+	case tsa.ReasonUntrusted, tsa.ReasonNoCertificate:
+		return []Finding{NewFinding(CodeTimestampUntrusted, "the timestamp cannot be trusted: %v", err)}, when
+	default:
+		return []Finding{NewFinding(CodeTimestampInvalid, "the seal's timestamp token: %v", err)}, when
+	}
+	// signedAt has millisecond precision; genTime may have less.
+	if latest := tok.GenTime.Add(tok.Accuracy); e.SignedAt.After(latest) {
+		return []Finding{NewFinding(CodeTimestampAfterSignedAt, "the seal says it was signed at %s, after the TSA's time %s (accuracy %v): a seal cannot be signed after its signature was timestamped",
+			e.SignedAt.Format(timeline.TimeLayout), tok.GenTime.UTC().Format(time.RFC3339Nano), tok.Accuracy)}, when
+	}
+	return nil, judgedAt{at: tok.GenTime, trusted: true, source: SourceSealToken}
+}
+
+func describeToken(tok *tsa.Token) *TimestampInfo {
+	info := &TimestampInfo{GenTime: tok.GenTime.UTC().Format(time.RFC3339Nano), Policy: tok.Policy.String()}
+	if tok.SerialNumber != nil {
+		info.Serial = tok.SerialNumber.Text(16)
+	}
+	if tok.Accuracy > 0 {
+		info.Accuracy = tok.Accuracy.String()
+	}
+	if tok.Signer != nil {
+		info.TSA = tok.Signer.Subject.String()
+	} else {
+		info.TSA = tok.TSAName
+	}
+	return info
+}
