@@ -174,9 +174,6 @@ func createLayout(dir string) error {
 // created says which. A directory that holds anything but an archive is
 // refused with ReasonExists: tlseal never adopts a folder of other files.
 func OpenOrCreate(dir string, opts Options) (w *Writer, created bool, err error) {
-	if err := CheckLocation(dir); err != nil {
-		return nil, false, err
-	}
 	if IsArchive(dir) {
 		w, err = OpenWriter(dir, opts)
 		return w, false, err

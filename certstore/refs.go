@@ -364,19 +364,18 @@ func (r *Resolver) TrustAnchors(refs []string) ([]*x509.Certificate, error) {
 }
 
 // TSAAnchorSources resolves TSA anchor references as TrustAnchorSources
-// does CA references; no refs means the store's elements tagged
-// "-tsadefault", and none of those (or no store) is no TSA anchor at all,
-// not an error: timestamps are then untrusted, and reported so.
+// does CA references. No refs means the elements tagged "-tsadefault" of
+// the store, if the resolver has opened it already (for the trust anchors):
+// a store that is not otherwise used is not opened (and needs no password)
+// just to look for them. None is no TSA anchor at all, not an error:
+// timestamps are then untrusted, and reported so.
 func (r *Resolver) TSAAnchorSources(refs []string) ([]Anchor, error) {
 	if slices.ContainsFunc(refs, func(s string) bool { return s != "" }) {
 		return r.anchorSources(refs)
 	}
-	if r.StoreFile == "" {
+	s := r.store
+	if s == nil {
 		return nil, nil
-	}
-	s, err := r.Store()
-	if err != nil {
-		return nil, err
 	}
 	var out []Anchor
 	for _, e := range s.elements {

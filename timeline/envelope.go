@@ -77,6 +77,10 @@ func (e *Envelope) canonical(withSig bool) []byte {
 	return e.appendCanonical(make([]byte, 0, 512+len(e.CertPEM)+len(e.ChainPEM)+len(e.Name)+len(e.TST)), withSig)
 }
 
+// SignatureDER returns the decoded sig (strict standard base64), the
+// bytes a version-2 token stamps.
+func (e *Envelope) SignatureDER() ([]byte, error) { return strictBase64.DecodeString(e.Sig) }
+
 // Token returns the decoded tst (nil when there is none). ParseEnvelope
 // has checked that it is canonical standard base64.
 func (e *Envelope) Token() []byte {

@@ -255,7 +255,7 @@ func stamp(e *Envelope, timestamp func(sig []byte) ([]byte, error)) (ok bool, er
 	if timestamp == nil {
 		return false, nil
 	}
-	sig, err := strictBase64.DecodeString(e.Sig)
+	sig, err := e.SignatureDER()
 	if err != nil {
 		return false, newError(ReasonSign, err, "decoding the signature")
 	}

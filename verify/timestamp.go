@@ -2,7 +2,6 @@ package verify
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"time"
 
 	"github.com/tlseal/tlseal/timeline"
@@ -43,7 +42,7 @@ func (t *Trust) checkToken(res *ItemResult, e *timeline.Envelope) ([]Finding, ju
 		return []Finding{NewFinding(CodeTimestampInvalid, "the seal's timestamp token does not parse: %v", err)}, when
 	}
 	res.Timestamp = describeToken(tok)
-	sig, err := base64.StdEncoding.Strict().DecodeString(e.Sig)
+	sig, err := e.SignatureDER()
 	if err != nil {
 		return nil, when // reported as signature.encoding
 	}
@@ -70,10 +69,7 @@ func (t *Trust) checkToken(res *ItemResult, e *timeline.Envelope) ([]Finding, ju
 }
 
 func describeToken(tok *tsa.Token) *TimestampInfo {
-	info := &TimestampInfo{GenTime: tok.GenTime.UTC().Format(time.RFC3339Nano), Policy: tok.Policy.String()}
-	if tok.SerialNumber != nil {
-		info.Serial = tok.SerialNumber.Text(16)
-	}
+	info := &TimestampInfo{GenTime: tok.GenTime.UTC().Format(time.RFC3339Nano), Policy: tok.Policy.String(), Serial: serialHex(tok.SerialNumber)}
 	if tok.Accuracy > 0 {
 		info.Accuracy = tok.Accuracy.String()
 	}

@@ -36,9 +36,6 @@ type Trust struct {
 	// CRLs are the revocation lists the examiner supplied (--crl); nil
 	// means revocation is not checked (and reports say so).
 	CRLs *revocation.Set
-	// Now is the verification time, against which CRLs must be current;
-	// zero means time.Now().
-	Now  time.Time
 	pool *x509.CertPool
 
 	tsaOnce sync.Once
@@ -268,7 +265,7 @@ func (t *Trust) checkRevocation(chain []*x509.Certificate, when judgedAt) []Find
 	if t.CRLs == nil {
 		return nil
 	}
-	opts := revocation.Options{Now: t.Now}
+	var opts revocation.Options // CRLs must be current now
 	if when.trusted {
 		opts.TrustedTime = when.at
 	}

@@ -448,6 +448,20 @@ func writeWAVSlowly(path string, wav []byte, pieces int, pause time.Duration, pl
 }
 
 // eventData is the content of version v of event file i.
+// writeEvents writes events from..to-1 as eNNNN.json in dir (write, then
+// rename) and records their digests in want.
+func writeEvents(t testing.TB, dir string, want map[string][]string, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		name := fmt.Sprintf("e%04d.json", i)
+		data := eventData(i, 1)
+		if err := writeRename(filepath.Join(dir, name), data); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = []string{sha(data)}
+	}
+}
+
 func eventData(i, v int) []byte {
 	d := samples.EventJSON(i, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Second), "rec.wav")
 	if v > 1 {

@@ -132,16 +132,7 @@ func TestArchiveDiskFull(t *testing.T) {
 	r.waitReady(t)
 
 	want := map[string][]string{}
-	write := func(from, to int) {
-		for i := from; i < to; i++ {
-			name := fmt.Sprintf("e%04d.json", i)
-			data := eventData(i, 1)
-			if err := writeRename(filepath.Join(e.src, name), data); err != nil {
-				t.Fatal(err)
-			}
-			want[name] = []string{sha(data)}
-		}
-	}
+	write := func(from, to int) { writeEvents(t, e.src, want, from, to) }
 	write(0, 400)
 	waitFor(t, 60*time.Second, "the archive to fill up", func() bool { return r.w.Stats().Errors[ReasonArchiveFull] > 0 })
 	waitFor(t, 30*time.Second, "it to fail a few times", func() bool { return r.w.Stats().Errors[ReasonArchiveFull] >= 3 })

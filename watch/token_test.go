@@ -43,16 +43,7 @@ func TestTokenRemovedAndBack(t *testing.T) {
 	defer srv.Close()
 
 	want := map[string][]string{}
-	write := func(from, to int) {
-		for i := from; i < to; i++ {
-			name := fmt.Sprintf("e%04d.json", i)
-			data := eventData(i, 1)
-			if err := writeRename(filepath.Join(e.src, name), data); err != nil {
-				t.Fatal(err)
-			}
-			want[name] = []string{sha(data)}
-		}
-	}
+	write := func(from, to int) { writeEvents(t, e.src, want, from, to) }
 	write(0, 20)
 	waitFor(t, 30*time.Second, "the first files to be sealed", func() bool { return hasAll(t, cfg.Archive, want) })
 

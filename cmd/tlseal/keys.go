@@ -87,7 +87,7 @@ type trustFlags struct {
 func (t *trustFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&t.ca, "ca", nil, caFlagHelp)
 	f.StringArrayVar(&t.signerEKU, "signer-eku", nil, "an extended key usage OID (dotted) that makes a signer certificate acceptable besides documentSigning and anyExtendedKeyUsage (repeatable; see docs/findings.md, EKU policy)")
-	f.StringArrayVar(&t.tsaCA, "tsa-ca", nil, "TSA anchor for timestamp tokens (seal format v2): @certstore://ID or PEM file of CA certificates (repeatable); default: the store's -tsadefault elements, else none (tokens are then untrusted)")
+	f.StringArrayVar(&t.tsaCA, "tsa-ca", nil, "TSA anchor for timestamp tokens (seal format v2): @certstore://ID or PEM file of CA certificates (repeatable); default: the -tsadefault elements of the store when the trust anchors come from it, else none (tokens are then untrusted)")
 	f.StringArrayVar(&t.crl, "crl", nil, "certificate revocation list, DER or PEM, checked offline against its issuer (repeatable); without any, revocation is not checked (docs/findings.md, validity decisions)")
 }
 
