@@ -97,6 +97,9 @@ type CheckOptions struct {
 	// is the largest cost of an audit). Check still compares the file with
 	// its log entry and reports the file's structural problems.
 	JudgeSeal func(e *Entry, path string, o *timeline.Opened)
+	// TSARoots are the TSA anchors checkpoint timestamps must chain to;
+	// without them a checkpoint token is timestamp.untrusted.
+	TSARoots *x509.CertPool
 	// Select, when set, limits the file checks to the entries it accepts
 	// (a shard of an audit, or a list of names); the log itself is always
 	// checked whole. It is called once per entry, in log order, from the
@@ -110,7 +113,9 @@ type CheckResult struct {
 	Size          int64          // records in log/entries
 	Checkpoint    *Checkpoint    // nil when missing or invalid
 	CheckpointKey *CheckpointKey // the key that signed it
-	Problems      []Problem
+	// Stamps are the checkpoint timestamps that held, in size order.
+	Stamps   []*Stamp
+	Problems []Problem
 }
 
 // Has reports whether a problem with the code was found.
@@ -190,6 +195,13 @@ type checker struct {
 	mu   sync.Mutex
 
 	witness *Checkpoint
+	// Checkpoint timestamps (stamps.go): existedBy[i] is the earliest of
+	// res.Stamps[i:], nextStamp the first stamp that may cover the entry
+	// being scanned, stampRoots the kept checkpoints to compare with the
+	// recomputed tree.
+	existedBy  []*Stamp
+	nextStamp  int
+	stampRoots []stampRoot
 	// What the entries share is found after the scan (crossCheck) from
 	// per-entry indexes of 16 bytes an entry, so that an archive of
 	// millions of entries is audited in bounded memory.
@@ -248,6 +260,7 @@ func (c *checker) checkpoint() {
 	if kh != nil && !kh.pinned {
 		c.add(CodeKeysNotPinned, 0, keysDir, "the archive was made before checkpoint keys were pinned (no %s): any key in %s/ may sign its checkpoints", firstKeyFile, keysDir)
 	}
+	c.stamps(keys)
 	cp, key, err := readCheckpoint(c.dir, c.meta.Origin, keys)
 	switch {
 	case err != nil:
@@ -330,11 +343,21 @@ func (c *checker) scan(work chan<- *Entry) error {
 	indexBad, hashesBad := false, false
 	var fr frontier
 	cp, w := c.res.Checkpoint, c.witness
+	kept := c.stampRoots
 	checkRoot := func(n int64) {
-		if !(cp != nil && cp.Size == n || w != nil && w.Size == n) {
+		for len(kept) > 0 && kept[0].size < n {
+			kept = kept[1:]
+		}
+		keptHere := len(kept) > 0 && kept[0].size == n
+		if !(cp != nil && cp.Size == n || w != nil && w.Size == n || keptHere) {
 			return
 		}
 		root, _ := tlog.TreeHash(n, &fr)
+		for ; len(kept) > 0 && kept[0].size == n; kept = kept[1:] {
+			if root != kept[0].root {
+				c.add(CodeRootMismatch, 0, kept[0].name, "the root of the first %d entries recomputed from log/entries is %x, this checkpoint's is %x", n, root[:8], kept[0].root[:8])
+			}
+		}
 		if cp != nil && cp.Size == n && root != cp.Root {
 			c.add(CodeRootMismatch, 0, checkpointFile, "the root of the first %d entries recomputed from log/entries is %x, the checkpoint's is %x", n, root[:8], cp.Root[:8])
 		}
@@ -412,6 +435,7 @@ func (c *checker) scan(work chan<- *Entry) error {
 		if cp != nil && n > cp.Size {
 			c.add(CodeEntryNotCovered, n, filesDir+"/"+e.ArchiveName, "entry %d is past the checkpoint (size %d): no signed checkpoint vouches for its place in the log yet", n, cp.Size)
 		}
+		e.ExistedBy = c.stampFor(n)
 		if c.opts.Select == nil || c.opts.Select(e) {
 			work <- e
 		}

@@ -37,6 +37,9 @@ type Entry struct {
 	// nil for none. They are covered by the record's CRC, not by the
 	// checkpoint.
 	Notes []Note
+	// ExistedBy is the earliest checkpoint timestamp that covers the
+	// entry (set by Check; nil for none): the entry existed by its time.
+	ExistedBy *Stamp
 	// Offset and Length locate the record in log/entries.
 	Offset int64
 	Length int

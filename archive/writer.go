@@ -40,6 +40,17 @@ type Options struct {
 	// CheckpointInterval writes a checkpoint that long after an entry
 	// not yet covered by one (0: 30s; negative: not by time).
 	CheckpointInterval time.Duration
+	// Timestamper, when set, obtains an RFC 3161 token for each checkpoint
+	// (docs/archive.md, "Checkpoint timestamps"), in the background: a
+	// slow or dead TSA never holds up an append.
+	Timestamper Timestamper
+	// OnTimestamp, when set, is told the outcome of each checkpoint's
+	// TSA request (err nil: the token is stored), from the background
+	// goroutine. Failures are logged either way.
+	OnTimestamp func(size int64, err error)
+	// TimestampWait bounds how long Close waits for the token of the
+	// final checkpoint (0: DefaultTimestampWait).
+	TimestampWait time.Duration
 	// Logger receives the recovery messages (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock for signedAt (default time.Now).
@@ -67,6 +78,9 @@ func (o *Options) normalize() error {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.TimestampWait <= 0 {
+		o.TimestampWait = DefaultTimestampWait
 	}
 	return nil
 }
@@ -96,6 +110,7 @@ type Writer struct {
 	l      *logFiles
 	pend   *os.File
 	signer *noteSigner
+	stamps *stamper // nil without Options.Timestamper
 
 	n           int64  // entries in the log
 	entriesSize int64  // end of the last record
@@ -155,6 +170,16 @@ func openWriter(dir string, meta *Metadata, opts Options, unlock func(), fresh b
 	if err := w.recover(fresh); err != nil {
 		w.release()
 		return nil, err
+	}
+	if opts.Timestamper != nil {
+		w.stamps = newStamper(dir, opts.Timestamper, func(size int64, err error) {
+			if err != nil {
+				w.log.Warn("checkpoint timestamp failed: the checkpoint stays without a token until tlseal timestamp adds one", "size", size, "err", err)
+			}
+			if opts.OnTimestamp != nil {
+				opts.OnTimestamp(size, err)
+			}
+		})
 	}
 	return w, nil
 }
@@ -549,6 +574,9 @@ func (w *Writer) checkpointLocked() (*Checkpoint, error) {
 		return nil, errorf(ReasonIO, filepath.Join(w.dir, checkpointFile), err, "")
 	}
 	hook("checkpoint.written")
+	if w.stamps != nil && w.n > 0 {
+		w.stamps.submit(w.n, msg)
+	}
 	w.cpSize = w.n
 	if w.timer != nil {
 		w.timer.Stop()
@@ -578,6 +606,11 @@ func (w *Writer) release() {
 	if w.timer != nil {
 		w.timer.Stop()
 		w.timer = nil
+	}
+	if w.stamps != nil {
+		// Under the lock still: the stamper writes into the archive.
+		w.stamps.close(w.opts.TimestampWait)
+		w.stamps = nil
 	}
 	if w.l != nil {
 		w.l.close()

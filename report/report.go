@@ -369,6 +369,9 @@ func WriteText(w io.Writer, r *Report) error {
 			fmt.Fprintf(b, ", witness size %d", w.Size)
 		}
 		fmt.Fprintf(b, ": log and checkpoint %s\n", strings.ToUpper(string(a.Verdict)))
+		for _, ts := range a.Timestamps {
+			fmt.Fprintf(b, "    timestamp of checkpoint %d: %s by %s\n", ts.Size, ts.Token.GenTime, ts.Token.TSA)
+		}
 		for _, f := range a.Findings {
 			fmt.Fprintf(b, "    %-7s %-24s %s\n", f.Severity, f.Code, f.Message)
 		}

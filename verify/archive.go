@@ -111,8 +111,10 @@ type ArchiveResult struct {
 	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
 	Witness    *CheckpointInfo `json:"witness,omitempty"`
 	Shard      *ShardInfo      `json:"shard,omitempty"` // the part audited, when not all
-	Findings   []Finding       `json:"findings"`
-	Verdict    Verdict         `json:"verdict"`
+	// Timestamps are the checkpoint timestamps that held, in size order.
+	Timestamps []CheckpointTimestamp `json:"timestamps,omitempty"`
+	Findings   []Finding             `json:"findings"`
+	Verdict    Verdict               `json:"verdict"`
 
 	// Items are the items in log order, then the files no entry lists
 	// (nil with ArchiveOptions.Spool: see EachItem).
@@ -228,7 +230,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		Jobs:    opts.Jobs,
 		Select:  selected,
 		JudgeSeal: func(e *archive.Entry, path string, o *timeline.Opened) {
-			it := JudgeOpened(o, "files/"+e.ArchiveName, trust)
+			it := judgeOpened(o, "files/"+e.ArchiveName, trust, e.ExistedBy)
 			it.Opened, it.Cert, it.Wave = nil, nil, nil // keep items small
 			it.Entry = e.Seq
 			err := store.put(e.Seq, it)
@@ -245,6 +247,9 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	}
 	if len(trust.Anchors) > 0 {
 		copts.Roots = trust.pool
+	}
+	if len(trust.TSAAnchors) > 0 {
+		copts.TSARoots = trust.tsaRoots()
 	}
 	cr, err := archive.Check(dir, copts)
 	if err != nil {
@@ -274,6 +279,9 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	if cp := cr.Checkpoint; cp != nil {
 		res.Checkpoint = &CheckpointInfo{Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:])}
 		res.CheckpointNote = cp.Note
+	}
+	for _, st := range cr.Stamps {
+		res.Timestamps = append(res.Timestamps, CheckpointTimestamp{Size: st.Size, Token: describeToken(st.Token)})
 	}
 	if opts.Witness != nil {
 		if w, err := archive.ParseCheckpoint(opts.Witness); err == nil {
@@ -380,6 +388,13 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 	res.Verdict = Judge(res.Findings)
 	ok = true
 	return res, nil
+}
+
+// CheckpointTimestamp is a checkpoint timestamp that held: every entry
+// with seq up to Size existed by the token's genTime.
+type CheckpointTimestamp struct {
+	Size  int64          `json:"size"`
+	Token *TimestampInfo `json:"token"`
 }
 
 // SelectionError is an audit's name selection (ArchiveOptions.Names) that

@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/internal/readonly"
 	"github.com/tlseal/tlseal/riffio"
 	"github.com/tlseal/tlseal/timeline"
@@ -115,6 +116,12 @@ func Reader(r io.ReaderAt, size int64, path string, trust *Trust) (*ItemResult, 
 // JudgeOpened judges one opened file: its structural problems become findings,
 // then the signature and the signer are checked against the trust policy.
 func JudgeOpened(o *timeline.Opened, path string, trust *Trust) *ItemResult {
+	return judgeOpened(o, path, trust, nil)
+}
+
+// judgeOpened is JudgeOpened for an archive entry that existed by a
+// checkpoint timestamp (nil: none).
+func judgeOpened(o *timeline.Opened, path string, trust *Trust, stamp *archive.Stamp) *ItemResult {
 	res := &ItemResult{Path: path, Kind: o.Kind, Opened: o, Wave: o.Wave, Findings: []Finding{}}
 	for _, p := range o.Problems {
 		res.Findings = append(res.Findings, NewFinding(p.Code, "%s", p.Detail))
@@ -125,14 +132,14 @@ func JudgeOpened(o *timeline.Opened, path string, trust *Trust) *ItemResult {
 	if e := o.Envelope; e != nil {
 		res.Size, res.SHA256, res.Name, res.Chain = e.Size, e.SHA256, e.Name, e.Chain
 		res.SignedAt = e.SignedAt.Format(timeline.TimeLayout)
-		res.Findings = append(res.Findings, checkSignature(res, e, trust)...)
+		res.Findings = append(res.Findings, checkSignature(res, e, trust, stamp)...)
 	}
 	res.Verdict = Judge(res.Findings)
 	return res
 }
 
 // checkSignature verifies the envelope's signature and judges its signer.
-func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Finding {
+func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust, stamp *archive.Stamp) []Finding {
 	if trust == nil {
 		trust = NewTrust(nil)
 	}
@@ -162,9 +169,11 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust) []Findi
 		var tfs []Finding
 		tfs, when = trust.checkToken(res, e)
 		fs = append(fs, tfs...)
-		if when.trusted {
-			res.TrustedTime, res.TrustedTimeSource = when.at.UTC().Format(time.RFC3339Nano), when.source
-		}
+	}
+	sfs, when := existedBy(e, when, stamp)
+	fs = append(fs, sfs...)
+	if when.trusted {
+		res.TrustedTime, res.TrustedTimeSource = when.at.UTC().Format(time.RFC3339Nano), when.source
 	}
 	return append(fs, trust.checkCert(pc.cert, pc.chain, when)...)
 }

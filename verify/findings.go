@@ -105,10 +105,11 @@ var Codes = map[string]CodeInfo{
 	CodeCertSignerIsCA:           {SevError, EffectFail, "the signer certificate is a CA certificate (CA:TRUE): a CA key is not a recorder"},
 	CodeCertExtKeyUsage:          {SevError, EffectFail, "the signer's extended key usage excludes document signing (docs/findings.md: EKU policy)"},
 
-	CodeTimestampInvalid:         {SevError, EffectFail, "the seal's timestamp token is broken: malformed, its TSA signature invalid, its TSA certificate without the sole critical timeStamping EKU, or genTime outside its validity"},
-	CodeTimestampImprintMismatch: {SevError, EffectFail, "the timestamp token is not over this seal's signature (a token of another seal)"},
+	CodeTimestampInvalid:         {SevError, EffectFail, "a timestamp token (of a seal or a checkpoint) is broken: malformed, its TSA signature invalid, its TSA certificate without the sole critical timeStamping EKU, or genTime outside its validity; or a checkpoint token without its note"},
+	CodeTimestampImprintMismatch: {SevError, EffectFail, "the timestamp token is not over this seal's signature or this checkpoint's note (a token of another seal or checkpoint)"},
 	CodeTimestampUntrusted:       {SevWarning, EffectIndeterminate, "the timestamp token is intact but its TSA does not chain to a TSA anchor (--tsa-ca)"},
-	CodeTimestampAfterSignedAt:   {SevError, EffectFail, "signedAt is later than the token's genTime plus its accuracy"},
+	CodeTimestampAfterSignedAt:   {SevError, EffectFail, "signedAt is later than the trusted time (the seal's token, or a timestamped checkpoint that includes it) plus its accuracy"},
+	CodeTimestampMissing:         {SevWarning, EffectNone, "a timestamp was asked for and not obtained (the TSA failed): a watched file sealed without its token, or a checkpoint kept without one (tlseal timestamp adds it)"},
 
 	revocation.CodeCertRevoked:                 {SevError, EffectFail, "a certificate of the signer's chain was revoked, and no trusted time shows the seal was made before"},
 	revocation.CodeCertRevokedAfterTrustedTime: {SevInfo, EffectNone, "a certificate was revoked after the seal's trusted time: the seal predates the revocation"},

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"time"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/tsa"
 )
@@ -14,6 +15,7 @@ const (
 	CodeTimestampImprintMismatch = "timestamp.imprintMismatch"
 	CodeTimestampUntrusted       = "timestamp.untrusted"
 	CodeTimestampAfterSignedAt   = "timestamp.afterSignedAt"
+	CodeTimestampMissing         = "timestamp.missing"
 )
 
 // TimestampInfo is how a report shows a seal's timestamp token.
@@ -29,6 +31,21 @@ type TimestampInfo struct {
 const (
 	SourceSealToken = "seal token"
 )
+
+// existedBy lowers a seal's trusted time to that of the earliest
+// timestamped checkpoint that includes it (seal format v2, "checkpoint
+// timestamps"), when that is earlier than what it has. A seal that says it
+// was signed after the checkpoint holding it was stamped is failed.
+func existedBy(e *timeline.Envelope, when judgedAt, s *archive.Stamp) ([]Finding, judgedAt) {
+	if s == nil || when.trusted && !s.GenTime.Before(when.at) {
+		return nil, when
+	}
+	if latest := s.GenTime.Add(s.Accuracy); e.SignedAt.After(latest) {
+		return []Finding{NewFinding(CodeTimestampAfterSignedAt, "the seal says it was signed at %s, after %s, which includes it, was timestamped at %s (accuracy %v)",
+			e.SignedAt.Format(timeline.TimeLayout), s.Source(), s.GenTime.UTC().Format(time.RFC3339Nano), s.Accuracy)}, when
+	}
+	return nil, judgedAt{at: s.GenTime, trusted: true, source: s.Source()}
+}
 
 // checkToken judges a version-2 seal's token: the TSA's signature over
 // the SHA-256 of the seal's DER signature, its chain to a TSA anchor, and
