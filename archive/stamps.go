@@ -462,3 +462,28 @@ func openWithKeys(note []byte, origin string, keys map[uint32]*CheckpointKey) (*
 	}
 	return OpenCheckpoint(note, origin, k.Cert.PublicKey)
 }
+
+// sealTSABreaker holds back per-seal TSA requests after a failure, in
+// best-effort mode: 5 s, doubling after each failure to 5 min, reset by a
+// success.
+type sealTSABreaker struct {
+	until   time.Time
+	backoff time.Duration
+	last    error
+}
+
+func (b *sealTSABreaker) skip(now time.Time) error {
+	if now.Before(b.until) {
+		return fmt.Errorf("the TSA failed %v ago and is not asked again before %s: %w", b.backoff-b.until.Sub(now).Round(time.Second), b.until.UTC().Format(time.RFC3339), b.last)
+	}
+	return nil
+}
+
+func (b *sealTSABreaker) outcome(now time.Time, err error) {
+	if err == nil {
+		b.backoff, b.until, b.last = 0, time.Time{}, nil
+		return
+	}
+	b.backoff = min(max(2*b.backoff, 5*time.Second), 5*time.Minute)
+	b.until, b.last = now.Add(b.backoff), err
+}

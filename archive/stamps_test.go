@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"testing"
@@ -302,4 +303,90 @@ func TestSlowTSADoesNotStall(t *testing.T) {
 	if len(res.Stamps) == 0 || res.Stamps[len(res.Stamps)-1].Size != 10 {
 		t.Errorf("the final checkpoint is not stamped: %+v", res.Stamps)
 	}
+}
+
+func sealStamper(url string) func(sig []byte) ([]byte, error) {
+	ts := clientStamper(url)
+	return func(sig []byte) ([]byte, error) {
+		sum := sha256.Sum256(sig)
+		return ts(context.Background(), sum[:])
+	}
+}
+
+// Per-seal tokens in the archive: inside the leaf; a failing TSA fails the
+// file, or (best effort, the watcher) seals it without a token and says so.
+func TestSealTimestamps(t *testing.T) {
+	env := newEnv(t)
+	good := testtsa.Start(t, testtsa.Options{})
+	dead := testtsa.Start(t, testtsa.Options{FailFirst: 1 << 30})
+	ingest := func(t *testing.T, opts Options, n int) (string, []*Entry, []error) {
+		dir := filepath.Join(t.TempDir(), "archive")
+		w, err := Create(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var es []*Entry
+		var errs []error
+		for i := 1; i <= n; i++ {
+			e, err := w.Ingest(env.writeJSON(eventName(i), i), eventName(i))
+			es, errs = append(es, e), append(errs, err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return dir, es, errs
+	}
+	t.Run("tokens", func(t *testing.T) {
+		opts := env.opts(nil)
+		opts.SealTimestamp = sealStamper(good.URL)
+		dir, es, errs := ingest(t, opts, 2)
+		for i, e := range es {
+			if errs[i] != nil || e.Envelope.TST == "" || e.Envelope.V != 2 || len(e.Notes) != 0 {
+				t.Fatalf("entry %d: %v, %+v", i+1, errs[i], e)
+			}
+		}
+		mustCheck(t, dir, CheckOptions{})
+	})
+	t.Run("strict: a dead TSA fails the file", func(t *testing.T) {
+		opts := env.opts(nil)
+		opts.SealTimestamp = sealStamper(dead.URL)
+		dir, _, errs := ingest(t, opts, 1)
+		if errs[0] == nil || ReasonOf(errs[0]) != ReasonSeal {
+			t.Fatalf("ingest beside a dead TSA: %v", errs[0])
+		}
+		if res := mustCheck(t, dir, CheckOptions{}, CodeCheckpointMissing); res.Size != 0 {
+			t.Errorf("%d entries appended", res.Size)
+		}
+	})
+	t.Run("best effort: sealed without a token, noted", func(t *testing.T) {
+		opts := env.opts(nil)
+		opts.SealTimestamp = sealStamper(dead.URL)
+		opts.SealTimestampBestEffort = true
+		before := dead.Requests()
+		start := time.Now()
+		dir, es, errs := ingest(t, opts, 5)
+		for i, e := range es {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			if e.Envelope.TST != "" || e.Envelope.V != 1 || len(e.Notes) != 1 || e.Notes[0].Code != CodeTimestampMissing || e.Notes[0].Severity != NoteWarning {
+				t.Fatalf("entry %d: %+v", i+1, e)
+			}
+		}
+		// The TSA is asked once, not once per file.
+		if n := dead.Requests() - before; n > 3 { // one request and its retries
+			t.Errorf("%d requests to a dead TSA for 5 files", n)
+		}
+		t.Logf("5 files beside a dead TSA: %v", time.Since(start))
+		mustCheck(t, dir, CheckOptions{})
+		r, err := OpenReader(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		e, err := r.Lookup(eventName(3))
+		if err != nil || len(e.Notes) != 1 || e.Notes[0].Code != CodeTimestampMissing {
+			t.Fatalf("logged entry: %+v, %v", e, err)
+		}
+	})
 }

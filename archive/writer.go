@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,18 @@ type Options struct {
 	// TSA request (err nil: the token is stored), from the background
 	// goroutine. Failures are logged either way.
 	OnTimestamp func(size int64, err error)
+	// SealTimestamp, when set, obtains the RFC 3161 token of each seal
+	// (timeline.SealOptions.Timestamp: over its DER signature, before
+	// anything is appended, so the token is inside the Merkle leaf).
+	// Unless SealTimestampBestEffort, a failure fails the ingest of that
+	// file.
+	SealTimestamp func(sig []byte) ([]byte, error)
+	// SealTimestampBestEffort seals a file without its token when the TSA
+	// fails, recording the note timestamp.missing (a warning) with the
+	// entry; after a failure the TSA is not asked again for a while (5 s,
+	// doubling to 5 min), so that a dead TSA does not slow every file
+	// down by its timeout (the watcher).
+	SealTimestampBestEffort bool
 	// TimestampWait bounds how long Close waits for the token of the
 	// final checkpoint (0: DefaultTimestampWait).
 	TimestampWait time.Duration
@@ -111,6 +124,7 @@ type Writer struct {
 	pend   *os.File
 	signer *noteSigner
 	stamps *stamper // nil without Options.Timestamper
+	tsaOff sealTSABreaker
 
 	n           int64  // entries in the log
 	entriesSize int64  // end of the last record
@@ -438,13 +452,47 @@ func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 		return nil, errorf(ReasonIO, tmp, err, "")
 	}
 	defer os.Remove(tmp)
-	sealed, err := timeline.Seal(out, in, before.Size(), timeline.SealOptions{
+	sopts := timeline.SealOptions{
 		Name: name, Signer: w.opts.Signer, Time: w.opts.Now(),
 		Chain: &timeline.Chain{ID: w.meta.ChainID, Seq: seq, Prev: w.prevHash},
-	})
+	}
+	var tsaErr error // the TSA failed, best effort: sealed without a token
+	if w.opts.SealTimestamp != nil {
+		sopts.Timestamp = func(sig []byte) ([]byte, error) {
+			if !w.opts.SealTimestampBestEffort {
+				return w.opts.SealTimestamp(sig)
+			}
+			if err := w.tsaOff.skip(time.Now()); err != nil {
+				tsaErr = err
+				return nil, nil
+			}
+			tok, err := w.opts.SealTimestamp(sig)
+			w.tsaOff.outcome(time.Now(), err)
+			if err != nil {
+				tsaErr = err
+				return nil, nil
+			}
+			return tok, nil
+		}
+	}
+	sealed, err := timeline.Seal(out, in, before.Size(), sopts)
 	if err != nil {
 		out.Close()
 		return nil, errorf(ReasonSeal, src, err, "")
+	}
+	if tsaErr != nil {
+		// The entry says why it has no token; recovery needs the note too.
+		notes = append(slices.Clip(notes), Note{Code: CodeTimestampMissing, Severity: NoteWarning,
+			Message: "sealed without its timestamp token: " + tsaErr.Error()})
+		pb := (&pending{Seq: seq, ArchiveName: an, Notes: notes}).marshal()
+		if _, err := w.pend.WriteAt(pb, 0); err != nil {
+			out.Close()
+			return nil, errorf(ReasonIO, pendingFile, err, "")
+		}
+		if err := w.pend.Sync(); err != nil {
+			out.Close()
+			return nil, errorf(ReasonIO, pendingFile, err, "")
+		}
 	}
 	after, err := in.Stat()
 	if err != nil || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {

@@ -80,6 +80,18 @@ type Config struct {
 	CheckpointEvery    int
 	CheckpointInterval time.Duration
 
+	// Timestamper, when set, obtains an RFC 3161 token for each of the
+	// archive's checkpoints, in the background (archive.Options.
+	// Timestamper): a slow or dead TSA never holds up sealing; a failure
+	// is counted (tlseal_watch_timestamp_failures_total{kind="checkpoint"})
+	// and logged, and the checkpoint is kept for tlseal timestamp.
+	Timestamper archive.Timestamper
+	// SealTimestamp, when set, obtains a token for each seal too (the
+	// --tsa-per-file of the command), best effort: when the TSA fails the
+	// file is sealed and archived without one, with the note
+	// timestamp.missing (a warning), counted as kind "seal".
+	SealTimestamp func(sig []byte) ([]byte, error)
+
 	// StateDir holds the state cache (default: ARCHIVE/watch). It must
 	// not be inside a source.
 	StateDir string
@@ -298,6 +310,12 @@ type FileConfig struct {
 	Listen             string       `json:"listen"`
 	LogFormat          string       `json:"logFormat"` // "auto", "text" or "json"
 	LogLevel           string       `json:"logLevel"`  // "debug", "info", "warn", "error"
+	// TSA, TSAPerFile and TSATimeout are the command's --tsa,
+	// --tsa-per-file and --tsa-timeout (the command makes the client:
+	// Apply leaves them).
+	TSA        string   `json:"tsa"`
+	TSAPerFile bool     `json:"tsaPerFile"`
+	TSATimeout Duration `json:"tsaTimeout"`
 }
 
 // FileSource is a source in a configuration file.

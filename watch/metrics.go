@@ -71,6 +71,8 @@ type metrics struct {
 	archiveEntries   int64
 	archiveHealthy   bool
 	signerHealthy    bool
+	timestamps       map[string]uint64 // tokens obtained, by kind
+	timestampFails   map[string]uint64 // TSA requests failed, by kind
 	ready            bool
 	lastSeal         time.Time
 	latency          *histogram
@@ -102,7 +104,9 @@ var allReasons = []Reason{ReasonVanished, ReasonPermission, ReasonUnreadable, Re
 func newMetrics() *metrics {
 	m := &metrics{start: time.Now(), sealed: map[string]uint64{"json": 0, "riff": 0}, skipped: map[string]uint64{},
 		errors: map[Reason]uint64{}, rescans: map[string]uint64{}, latency: newHistogram(), ingest: newHistogram(),
-		archiveHealthy: true, signerHealthy: true}
+		archiveHealthy: true, signerHealthy: true,
+		timestamps:     map[string]uint64{tsKindCheckpoint: 0, tsKindSeal: 0},
+		timestampFails: map[string]uint64{tsKindCheckpoint: 0, tsKindSeal: 0}}
 	for _, r := range allReasons {
 		m.errors[r] = 0
 	}
@@ -122,7 +126,24 @@ func (m *metrics) with(f func(m *metrics)) {
 }
 
 func (m *metrics) countError(r Reason) { m.with(func(m *metrics) { m.errors[r]++ }) }
-func (m *metrics) countSkip(s string)  { m.with(func(m *metrics) { m.skipped[s]++ }) }
+
+// Kinds of RFC 3161 tokens (label "kind" of the timestamp metrics).
+const (
+	tsKindCheckpoint = "checkpoint"
+	tsKindSeal       = "seal"
+)
+
+func (m *metrics) countTimestamp(kind string, err error) {
+	m.with(func(m *metrics) {
+		if err != nil {
+			m.timestampFails[kind]++
+		} else {
+			m.timestamps[kind]++
+		}
+	})
+}
+
+func (m *metrics) countSkip(s string) { m.with(func(m *metrics) { m.skipped[s]++ }) }
 func (m *metrics) countRescan(c string) {
 	m.with(func(m *metrics) { m.rescans[c]++ })
 }
@@ -143,9 +164,12 @@ type Stats struct {
 	ArchiveEntries   int64
 	ArchiveHealthy   bool
 	SignerHealthy    bool // false while the signing key does not sign (a token away)
-	Ready            bool // the start-up (watches, catch-up scan) is done
-	LatencyP50       time.Duration
-	LatencyP99       time.Duration
+	// Timestamps and TimestampFailures count the TSA's tokens and failed
+	// requests, by kind ("checkpoint", "seal").
+	Timestamps, TimestampFailures map[string]int64
+	Ready                         bool // the start-up (watches, catch-up scan) is done
+	LatencyP50                    time.Duration
+	LatencyP99                    time.Duration
 }
 
 func (m *metrics) stats() Stats {
@@ -162,6 +186,13 @@ func (m *metrics) stats() Stats {
 	}
 	for k, v := range m.skipped {
 		s.Skipped[k] = int64(v)
+	}
+	s.Timestamps, s.TimestampFailures = map[string]int64{}, map[string]int64{}
+	for k, v := range m.timestamps {
+		s.Timestamps[k] = int64(v)
+	}
+	for k, v := range m.timestampFails {
+		s.TimestampFailures[k] = int64(v)
 	}
 	for k, v := range m.errors {
 		s.Errors[k] = int64(v)
@@ -229,6 +260,8 @@ func (m *metrics) write(w io.Writer) error {
 	one("tlseal_watch_archive_entries", "gauge", "Entries in the archive's log.", float64(m.archiveEntries))
 	one("tlseal_watch_archive_healthy", "gauge", "1 when the last append to the archive succeeded, 0 while appends fail.", b2f(m.archiveHealthy))
 	one("tlseal_watch_signer_healthy", "gauge", "1 when the signing key signs, 0 while it does not (a token removed; sealing waits).", b2f(m.signerHealthy))
+	vec("tlseal_watch_timestamps_total", "counter", "RFC 3161 tokens obtained from the TSA (--tsa), by kind: checkpoint or seal (--tsa-per-file).", "kind", u(m.timestamps))
+	vec("tlseal_watch_timestamp_failures_total", "counter", "TSA requests that failed, by kind; a seal is then archived without its token (note timestamp.missing), a checkpoint kept for tlseal timestamp.", "kind", u(m.timestampFails))
 	one("tlseal_watch_ready", "gauge", "1 once the watches are set up and the catch-up scan is done.", b2f(m.ready))
 	last := 0.0
 	if !m.lastSeal.IsZero() {

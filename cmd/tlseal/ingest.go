@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -21,6 +22,7 @@ type ingestOptions struct {
 	chainID    string
 	origin     string
 	name       string
+	tsa        tsaFlags
 }
 
 func newIngestCommand(root *rootOptions) *cobra.Command {
@@ -42,10 +44,17 @@ The archive is created when DIR does not exist or is empty (--chain-id and
 The archive's checkpoint keys are pinned: a signer whose key is new to the
 archive needs --rotate-from-cert/--rotate-from-key naming a key it accepts,
 which signs the rotation (once; later runs need no rotation flags).
+With --tsa URL every checkpoint gets an RFC 3161 token from that
+time-stamping authority (kept in DIR/checkpoints/), which gives each entry
+it includes a trusted time; --tsa-per-file adds a token to each seal as
+tlseal sign --tsa does (a TSA failure then fails that file). A checkpoint
+whose TSA request failed is kept without a token: tlseal timestamp adds it
+later.
 Layout, log and recovery rules: docs/archive.md.`,
 		Example: `  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key rec.wav event.json
   tlseal ingest --archive evidence/ --cert signer.pem --key signer.key recorder/
   tlseal ingest --archive evidence/ --cert signer.pem --key signer.key --name unit7/rec.wav rec.wav
+  tlseal ingest --archive evidence/ --cert signer.pem --key signer.key --tsa http://tsa.example/ --tsa-per-file rec.wav
   tlseal ingest --archive evidence/ --cert new.pem --key new.key --rotate-from-cert old.pem --rotate-from-key old.key rec.wav`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +69,7 @@ Layout, log and recovery rules: docs/archive.md.`,
 	f.StringVar(&opts.origin, "origin", "", "checkpoint origin of a new archive (default: tlseal.local/<chain id>)")
 	f.StringVar(&opts.name, "name", "", "source name recorded for the one FILE (default: its base name)")
 	opts.rotateFrom.registerRotateFrom(f)
+	opts.tsa.registerArchive(f)
 	return cmd
 }
 
@@ -85,9 +95,27 @@ func runIngest(ctx context.Context, root *rootOptions, opts *ingestOptions, args
 	if err != nil {
 		return err
 	}
-	w, created, err := archive.OpenOrCreate(opts.archive, archive.Options{
+	aopts := archive.Options{
 		ChainID: opts.chainID, Origin: opts.origin, Signer: signer, PreviousSigner: prev, Logger: cliLogger(root.stderr),
-	})
+	}
+	if aopts.Timestamper, err = opts.tsa.checkpointStamper(); err != nil {
+		return err
+	}
+	var unstamped []int64 // checkpoints whose TSA request failed
+	var mu sync.Mutex
+	aopts.OnTimestamp = func(size int64, err error) {
+		if err != nil {
+			mu.Lock()
+			unstamped = append(unstamped, size)
+			mu.Unlock()
+		}
+	}
+	if opts.tsa.perFile {
+		if aopts.SealTimestamp, err = opts.tsa.stamper(ctx); err != nil {
+			return err
+		}
+	}
+	w, created, err := archive.OpenOrCreate(opts.archive, aopts)
 	if err != nil {
 		return err
 	}
@@ -118,6 +146,11 @@ func runIngest(ctx context.Context, root *rootOptions, opts *ingestOptions, args
 	if err := printCheckpointSummary(root.stdout, opts.archive); err != nil {
 		return err
 	}
+	mu.Lock()
+	for _, size := range unstamped {
+		fmt.Fprintf(root.stderr, "tlseal: warning: the checkpoint of %s has no timestamp token (the TSA failed); add it later: tlseal timestamp %s --tsa URL\n", entries(size), opts.archive)
+	}
+	mu.Unlock()
 	if failed > 0 {
 		return &verdictError{code: exitError}
 	}

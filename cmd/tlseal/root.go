@@ -51,6 +51,7 @@ a playable WAV), and verifies seals offline years later.
 		newAuditCommand(opts),
 		newIngestCommand(opts),
 		newProofCommand(opts),
+		newTimestampCommand(opts),
 		newCertstoreCommand(opts),
 		newPKICommand(opts),
 		newVersionCommand(opts),

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/tlseal/tlseal/archive"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/tsa"
 	"github.com/tlseal/tlseal/watch"
@@ -27,11 +28,51 @@ type signOptions struct {
 	tsa     tsaFlags
 }
 
-// tsaFlags choose the time-stamping authority of per-seal tokens.
+// tsaFlags choose the time-stamping authority: of per-seal tokens (sign,
+// and ingest/watch with --tsa-per-file) and of checkpoint tokens
+// (ingest/watch).
 type tsaFlags struct {
 	url     string
 	timeout time.Duration
 	retries int
+	perFile bool // ingest/watch: per-seal tokens too
+}
+
+// registerArchive registers the flags of ingest and watch: --tsa stamps
+// the archive's checkpoints, --tsa-per-file each seal too.
+func (t *tsaFlags) registerArchive(f *pflag.FlagSet) {
+	t.register(f)
+	f.Lookup("tsa").Usage = "RFC 3161 time-stamping authority URL: every checkpoint of the archive gets a token (one request per checkpoint), which gives each entry it includes a trusted time; see --tsa-per-file"
+	f.BoolVar(&t.perFile, "tsa-per-file", false, "with --tsa, also a token over each seal's signature (seal format v2; one request per file)")
+}
+
+// checkpointStamper returns the archive.Options.Timestamper of the flags,
+// or nil without --tsa.
+func (t *tsaFlags) checkpointStamper() (archive.Timestamper, error) {
+	if t.url == "" {
+		if t.perFile {
+			return nil, usagef("--tsa-per-file needs --tsa URL")
+		}
+		return nil, nil
+	}
+	c, err := t.client()
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, digest []byte) ([]byte, error) {
+		tok, err := c.Stamp(ctx, digest)
+		if err != nil {
+			return nil, err
+		}
+		return tok.Raw, nil
+	}, nil
+}
+
+func (t *tsaFlags) client() (*tsa.Client, error) {
+	if u, err := url.Parse(t.url); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, usagef("--tsa %q: not an http(s) URL", t.url)
+	}
+	return &tsa.Client{URL: t.url, Timeout: t.timeout, Retries: t.retries}, nil
 }
 
 func (t *tsaFlags) register(f *pflag.FlagSet) {
@@ -46,10 +87,10 @@ func (t *tsaFlags) stamper(ctx context.Context) (func(sig []byte) ([]byte, error
 	if t.url == "" {
 		return nil, nil
 	}
-	if u, err := url.Parse(t.url); err != nil || u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return nil, usagef("--tsa %q: not an http(s) URL", t.url)
+	c, err := t.client()
+	if err != nil {
+		return nil, err
 	}
-	c := &tsa.Client{URL: t.url, Timeout: t.timeout, Retries: t.retries}
 	return func(sig []byte) ([]byte, error) {
 		sum := sha256.Sum256(sig)
 		tok, err := c.Stamp(ctx, sum[:])

@@ -34,6 +34,8 @@ type watchOptions struct {
 	listen             string
 	logFormat          string
 	logLevel           string
+	tsa                tsaFlags
+	tsaTimeoutSet      bool
 }
 
 func newWatchCommand(root *rootOptions) *cobra.Command {
@@ -63,9 +65,19 @@ and exit 0; SIGHUP rescans the sources. Under systemd (Type=notify) it reports
 READY, STOPPING, STATUS and feeds the watchdog (WatchdogSec). Logs go to
 standard error: text on a terminal, JSON otherwise. See docs/operations.md.
 
+With --tsa URL every checkpoint gets an RFC 3161 token from that
+time-stamping authority, in the background: a slow or dead TSA never holds up
+sealing. A failed request is logged and counted
+(tlseal_watch_timestamp_failures_total) and its checkpoint kept for tlseal
+timestamp to complete later. --tsa-per-file also stamps each seal (seal format
+v2); when the TSA fails, the file is sealed and archived without a token, with
+the warning timestamp.missing in its entry, and the TSA is left alone for a
+while (5 s, doubling to 5 min) instead of slowing every file down.
+
 Settings may also come from the "watch" member of --config (flags win).`,
 		Example: `  tlseal watch --cert signer.pem --key signer.key --source /srv/recorder --archive /srv/evidence
-  tlseal watch --config /etc/tlseal/tlseal.json --listen 127.0.0.1:9464`,
+  tlseal watch --config /etc/tlseal/tlseal.json --listen 127.0.0.1:9464
+  tlseal watch --cert signer.pem --key signer.key --source /srv/recorder --archive /srv/evidence --tsa http://tsa.example/`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("watch takes no arguments (use --source DIR)")
@@ -73,6 +85,7 @@ Settings may also come from the "watch" member of --config (flags win).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.tsaTimeoutSet = cmd.Flags().Changed("tsa-timeout")
 			return runWatch(cmd.Context(), root, &opts)
 		},
 	}
@@ -97,6 +110,7 @@ Settings may also come from the "watch" member of --config (flags win).`,
 	f.StringVar(&opts.listen, "listen", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464)")
 	f.StringVar(&opts.logFormat, "log-format", "", "auto (text on a terminal, JSON otherwise), text or json")
 	f.StringVar(&opts.logLevel, "log-level", "", "debug, info, warn or error (default info)")
+	opts.tsa.registerArchive(f)
 	return cmd
 }
 
@@ -126,6 +140,11 @@ func runWatch(ctx context.Context, root *rootOptions, opts *watchOptions) error 
 		if fc != nil {
 			logFormat = firstNonEmpty(logFormat, fc.LogFormat)
 			logLevel = firstNonEmpty(logLevel, fc.LogLevel)
+			opts.tsa.url = firstNonEmpty(opts.tsa.url, fc.TSA)
+			opts.tsa.perFile = opts.tsa.perFile || fc.TSAPerFile
+			if fc.TSATimeout > 0 && !opts.tsaTimeoutSet {
+				opts.tsa.timeout = time.Duration(fc.TSATimeout)
+			}
 		}
 	}
 	logger, err := newLogger(root.stderr, logFormat, logLevel)
@@ -142,6 +161,14 @@ func runWatch(ctx context.Context, root *rootOptions, opts *watchOptions) error 
 	cfg.Signer = signer
 	if cfg.PreviousSigner, err = root.loadPreviousSigner(opts.rotateFrom); err != nil {
 		return err
+	}
+	if cfg.Timestamper, err = opts.tsa.checkpointStamper(); err != nil {
+		return err
+	}
+	if opts.tsa.perFile {
+		if cfg.SealTimestamp, err = opts.tsa.stamper(ctx); err != nil {
+			return err
+		}
 	}
 	cfg.Logger = logger
 	w, err := watch.New(cfg)
