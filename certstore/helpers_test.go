@@ -54,7 +54,7 @@ func newCert(t testing.TB, cn string, curve elliptic.Curve, isCA bool, parent *x
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 	}
 	if isCA {
-		tmpl.KeyUsage = x509.KeyUsageCertSign
+		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 	}
 	if parent == nil {
 		parent, parentKey = tmpl, key

@@ -386,6 +386,30 @@ func (r *Resolver) TSAAnchorSources(refs []string) ([]Anchor, error) {
 	return out, nil
 }
 
+// CRL is a CRL kept in a store, with where it came from.
+type CRL struct {
+	DER    []byte
+	Source string // "certstore FILE @certstore://ID (-crl)"
+}
+
+// DefaultCRLs are the CRLs of the elements tagged "-crl" of the store, if
+// the resolver has opened it already (for the trust anchors), as
+// TSAAnchorSources does for TSA anchors: the CRLs verifiers use when no
+// --crl is named.
+func (r *Resolver) DefaultCRLs() []CRL {
+	s := r.store
+	if s == nil {
+		return nil
+	}
+	var out []CRL
+	for _, e := range s.elements {
+		if e.HasTag(TagCRL) && e.CRL != nil {
+			out = append(out, CRL{DER: e.CRL, Source: "certstore " + s.path + " " + RefPrefix + e.ID + " (" + TagCRL + ")"})
+		}
+	}
+	return out
+}
+
 // TrustAnchorSources is TrustAnchors with where each anchor came from.
 func (r *Resolver) TrustAnchorSources(refs []string) ([]Anchor, error) {
 	var nonEmpty []string

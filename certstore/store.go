@@ -27,6 +27,10 @@ type Element struct {
 	// external signer (exec:), resolved when the element signs. An element
 	// has Key or KeyRef, not both.
 	KeyRef string
+	// CRL is a certificate revocation list (DER) the element's certificate
+	// issued, kept for verifiers: the CRLs of the elements tagged "-crl"
+	// are used when no --crl is given. nil: none.
+	CRL []byte
 }
 
 // Standard tags.
@@ -39,6 +43,8 @@ const (
 	// TagTSADefault marks the TSA anchors (time-stamping authorities'
 	// CAs, seal format v2) used when no --tsa-ca is named.
 	TagTSADefault = "-tsadefault"
+	// TagCRL marks the elements whose CRL is used when no --crl is named.
+	TagCRL = "-crl"
 )
 
 // HasTag reports whether e carries tag.
@@ -51,6 +57,7 @@ func (e Element) clone() Element {
 		e.Tags = []string{}
 	}
 	e.CertPEM = slices.Clone(e.CertPEM)
+	e.CRL = slices.Clone(e.CRL)
 	return e
 }
 
@@ -217,8 +224,49 @@ func checkElement(path string, e Element) (Element, error) {
 			return Element{}, errorf(ReasonKeyMismatch, path, nil, "element %q: the private key does not belong to certificate %q", e.ID, e.Cert.Subject.String())
 		}
 	}
+	if e.CRL != nil {
+		if err := checkCRL(e.CRL, e.Cert); err != nil {
+			return Element{}, errorf(ReasonInvalidElement, path, err, "element %q: the CRL", e.ID)
+		}
+	}
 	e.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.Cert.Raw})
 	return e, nil
+}
+
+// checkCRL checks that der is a CRL issued by cert: a CRL kept beside the
+// wrong CA would only ever be refused by verifiers, so it is refused here.
+func checkCRL(der []byte, cert *x509.Certificate) error {
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil {
+		return fmt.Errorf("does not parse: %w", err)
+	}
+	if err := crl.CheckSignatureFrom(cert); err != nil {
+		return fmt.Errorf("is not signed by the element's certificate %q: %w", cert.Subject, err)
+	}
+	return nil
+}
+
+// SetCRL keeps crl (DER) with element id, whose certificate must have
+// issued it, replacing the one it had, and tags the element "-crl" (nil
+// removes the CRL and the tag).
+func (s *Store) SetCRL(id string, crl []byte) error {
+	i := s.index(id)
+	if i < 0 {
+		return errorf(ReasonNotFound, s.path, nil, "no element with ID %q", id)
+	}
+	e := s.elements[i].clone()
+	e.CRL = crl
+	e.Tags = slices.DeleteFunc(e.Tags, func(t string) bool { return t == TagCRL })
+	if crl != nil {
+		e.Tags = append(e.Tags, TagCRL)
+	}
+	e, err := checkElement(s.path, e)
+	if err != nil {
+		return err
+	}
+	s.elements[i] = e
+	s.dirty = true
+	return nil
 }
 
 // keyMatches reports whether key is the private key of cert's public key.
@@ -239,12 +287,13 @@ type fileElement struct {
 	Certificate []byte   `json:"certificate"`          // DER, base64 in JSON
 	PrivateKey  []byte   `json:"privateKey,omitempty"` // PKCS#8 DER, base64 in JSON
 	KeyRef      string   `json:"keyRef,omitempty"`     // a key the store does not hold
+	CRL         []byte   `json:"crl,omitempty"`        // DER, base64 in JSON: a CRL the certificate issued
 }
 
 func (s *Store) marshal() ([]byte, error) {
 	c := fileContent{ID: s.id, Elements: make([]fileElement, 0, len(s.elements))}
 	for _, e := range s.elements {
-		fe := fileElement{ID: e.ID, Tags: e.Tags, Certificate: e.Cert.Raw, KeyRef: e.KeyRef}
+		fe := fileElement{ID: e.ID, Tags: e.Tags, Certificate: e.Cert.Raw, KeyRef: e.KeyRef, CRL: e.CRL}
 		if fe.Tags == nil {
 			fe.Tags = []string{}
 		}
@@ -308,7 +357,7 @@ func decodeContent(path string, content []byte) (*Store, error) {
 }
 
 func decodeElement(path string, i int, fe fileElement) (Element, error) {
-	e := Element{ID: fe.ID, Tags: fe.Tags, KeyRef: fe.KeyRef}
+	e := Element{ID: fe.ID, Tags: fe.Tags, KeyRef: fe.KeyRef, CRL: fe.CRL}
 	cert, err := x509.ParseCertificate(fe.Certificate)
 	if err != nil {
 		return Element{}, errorf(ReasonInvalidElement, path, err, "element %d (%q): certificate does not parse", i, fe.ID)

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/tlseal/tlseal/certstore"
+	"github.com/tlseal/tlseal/revocation"
 	"github.com/tlseal/tlseal/tokenkey"
 )
 
@@ -114,6 +115,15 @@ serial number, validity, public key, key usages, SHA-256 fingerprint, tags and
 the certificate PEM. Never the private key.`,
 			example: `  tlseal certstore store.ecs show dev-signer --password-file store.pw`,
 			minArgs: 1, maxArgs: 1, run: runCertstoreShow},
+		{name: "addcrl", args: "ID CRLFILE", short: "Keep a CA's CRL with its element, for verifiers (tag -crl)",
+			long: `Keep the certificate revocation list CRLFILE (DER or PEM, exactly one) with
+element ID, whose certificate must have issued and signed it; it replaces the
+CRL the element had, and the element gets the tag "-crl". verify, audit and
+inspect use the CRLs of the -crl elements when no --crl is given and the trust
+anchors come from the store. Refresh it before its nextUpdate: an expired CRL
+makes items indeterminate (crl.expired). "addcrl ID -" removes it.`,
+			example: `  tlseal certstore store.ecs addcrl dev-ca ca.crl --password-file store.pw`,
+			minArgs: 2, maxArgs: 2, run: runCertstoreAddCRL},
 		{name: "tagset", args: "ID --tags a,b", short: "Replace an element's tags",
 			long: `Replace the tags of element ID with the comma-separated --tags list
 (--tags "" removes all). "-enginedefault" marks the default signer (the first
@@ -459,6 +469,34 @@ func runCertstoreDel(o *rootOptions, _ *certstoreFlags, file string, args []stri
 		return err
 	}
 	fmt.Fprintf(o.stdout, "deleted %s\n", args[0])
+	return nil
+}
+
+func runCertstoreAddCRL(o *rootOptions, _ *certstoreFlags, file string, args []string) error {
+	var der []byte
+	if args[1] != "-" {
+		data, err := os.ReadFile(args[1])
+		if err != nil {
+			return err
+		}
+		set, err := revocation.ParseCRLs(data, args[1])
+		if err != nil {
+			return err
+		}
+		crls := set.CRLs()
+		if len(crls) != 1 {
+			return fmt.Errorf("%s holds %d CRLs; give one", args[1], len(crls))
+		}
+		der = crls[0].List.Raw
+	}
+	if err := o.updateCertstore(file, func(s *certstore.Store) error { return s.SetCRL(args[0], der) }); err != nil {
+		return err
+	}
+	if der == nil {
+		fmt.Fprintf(o.stdout, "removed the CRL of %s\n", args[0])
+	} else {
+		fmt.Fprintf(o.stdout, "kept the CRL %s with %s (tag %s)\n", args[1], args[0], certstore.TagCRL)
+	}
 	return nil
 }
 

@@ -88,7 +88,7 @@ func (t *trustFlags) register(f *pflag.FlagSet) {
 	f.StringArrayVar(&t.ca, "ca", nil, caFlagHelp)
 	f.StringArrayVar(&t.signerEKU, "signer-eku", nil, "an extended key usage OID (dotted) that makes a signer certificate acceptable besides documentSigning and anyExtendedKeyUsage (repeatable; see docs/findings.md, EKU policy)")
 	f.StringArrayVar(&t.tsaCA, "tsa-ca", nil, "TSA anchor for timestamp tokens (seal format v2): @certstore://ID or PEM file of CA certificates (repeatable); default: the -tsadefault elements of the store when the trust anchors come from it, else none (tokens are then untrusted)")
-	f.StringArrayVar(&t.crl, "crl", nil, "certificate revocation list, DER or PEM, checked offline against its issuer (repeatable); without any, revocation is not checked (docs/findings.md, validity decisions)")
+	f.StringArrayVar(&t.crl, "crl", nil, "certificate revocation list, DER or PEM, checked offline against its issuer (repeatable); default: the CRLs of the -crl elements of the store when the trust anchors come from it; without any, revocation is not checked (docs/findings.md, validity decisions)")
 }
 
 // args are the flags as a report records them.
@@ -145,6 +145,16 @@ func (o *rootOptions) loadTrust(t trustFlags) (*verify.Trust, error) {
 	if len(t.crl) > 0 {
 		if trust.CRLs, err = revocation.Load(t.crl...); err != nil {
 			return nil, err
+		}
+	} else if kept := r.DefaultCRLs(); len(kept) > 0 {
+		// The store's -crl elements, when the anchors come from it.
+		trust.CRLs = &revocation.Set{}
+		for _, c := range kept {
+			set, err := revocation.ParseCRLs(c.DER, c.Source)
+			if err != nil {
+				return nil, err
+			}
+			trust.CRLs.Merge(set)
 		}
 	}
 	return trust, nil
