@@ -28,7 +28,9 @@ func newDemoCommand(root *rootOptions) *cobra.Command {
 		Short: "Run the whole story end to end on generated sample data (offline, seconds)",
 		Long: `Create a throw-away development PKI, write Engage-style timeline files (event
 JSON files and a WAV recording generated here), seal them, verify them, tamper
-with a copy and show that verification catches it. Everything is written under
+with a copy and show that verification catches it; then seals with trusted
+time (RFC 3161 tokens of a development TSA) that outlive an expired signer
+certificate, and one whose signer was revoked before its timestamp. Everything is written under
 DIR (default: a new tlseal-demo-* directory in the current one); the summary
 says what is where. The development PKI is for demonstrations only.`,
 		Example: `  tlseal demo
@@ -132,6 +134,9 @@ func runDemo(ctx context.Context, root *rootOptions, dir string) error {
 	}
 	if good.Verdict != verify.Passed || bad.Summary.Failed != 2 || bad.Summary.Missing != 1 {
 		return fmt.Errorf("demo: unexpected outcome (archive: %s, tampered failures: %d)", good.Verdict, bad.Summary.Failed)
+	}
+	if err := demoTrustedTime(out, filepath.Join(paths["pki"], "history"), filepath.Join(dir, "history")); err != nil {
+		return err
 	}
 	fmt.Fprintf(out, "\nReports (JSON and HTML): %s\nTry: tlseal audit --ca %s %s\n     tlseal audit --certstore %s --password-file %s %s\n     tlseal extract %s -o original.wav\n",
 		paths["reports"], caPath, paths["tampered"], storePath, pwPath, paths["archive"], filepath.Join(paths["archive"], "files", "rec-0001.wav"))
