@@ -11,7 +11,9 @@ import (
 	"errors"
 	"flag"
 	"io/fs"
+	"math/big"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/testpki"
 	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/tsa"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files (and create missing golden keys)")
@@ -217,6 +220,104 @@ func TestGoldenVectorsDocumented(t *testing.T) {
 		sum := sha256.Sum256(mustRead(t, f))
 		if !bytes.Contains(doc, []byte(hex.EncodeToString(sum[:]))) {
 			t.Errorf("docs/format.md does not list the SHA-256 of %s", filepath.Base(f))
+		}
+	}
+}
+
+// goldenTSA is the fixed test TSA of package tsa (tsa/testdata, made once
+// by its gen.sh; the key is a published test key) as an Issuer, so that
+// the version-2 vectors are reproducible byte for byte.
+func goldenTSA(t *testing.T) *tsa.Issuer {
+	t.Helper()
+	dir := filepath.Join("..", "tsa", "testdata")
+	block, _ := pem.Decode(mustRead(t, filepath.Join(dir, "tsa-key.THROWAWAY-TEST-KEY.pem")))
+	key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tsa.Issuer{Cert: mustCert(t, filepath.Join(dir, "tsa.pem")), Key: key.(*ecdsa.PrivateKey),
+		Chain: []*x509.Certificate{mustCert(t, filepath.Join(dir, "tsa-ca.pem"))}, Accuracy: time.Second}
+}
+
+// goldenTokenTime is the genTime of the version-2 vectors' tokens: one
+// second after their signedAt.
+var goldenTokenTime = time.Date(2026, 11, 27, 10, 0, 1, 0, time.UTC)
+
+// TestGoldenVectorsV2: version-2 seals (with an RFC 3161 token of the fixed
+// test TSA over the signature), in testdata/golden/v2, with the TSA's CA
+// beside them as tsa-ca.pem.
+func TestGoldenVectorsV2(t *testing.T) {
+	is := goldenTSA(t)
+	caPath := filepath.Join(goldenDir, "tsa-ca.pem")
+	if *update {
+		if err := os.WriteFile(caPath, mustRead(t, filepath.Join("..", "tsa", "testdata", "tsa-ca.pem")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(mustRead(t, caPath), mustRead(t, filepath.Join("..", "tsa", "testdata", "tsa-ca.pem"))) {
+		t.Fatalf("%s is not the test TSA's CA (run with -update)", caPath)
+	}
+	inputs := goldenInputs()
+	for _, v := range []struct{ curve, input string }{{"es256", "event.json"}, {"es384", "tone.wav"}} {
+		var c = goldenCurves[0]
+		for _, g := range goldenCurves {
+			if g.name == v.curve {
+				c = g
+			}
+		}
+		signer := goldenSigner(t, c.name, c.curve)
+		orig := inputs[v.input]
+		var out memfile.File
+		var stamped []byte
+		_, err := timeline.Seal(&out, bytes.NewReader(orig), int64(len(orig)), timeline.SealOptions{Name: v.input, Signer: signer, Time: goldenTime,
+			Timestamp: func(sig []byte) ([]byte, error) {
+				stamped = bytes.Clone(sig)
+				sum := sha256.Sum256(sig)
+				return is.Issue(sum[:], goldenTokenTime, big.NewInt(1), nil)
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		goldenPath := filepath.Join(goldenDir, "v2", "sealed-"+c.name+"-"+v.input)
+		if *update {
+			os.MkdirAll(filepath.Dir(goldenPath), 0o755)
+			if err := os.WriteFile(goldenPath, out.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := mustRead(t, goldenPath)
+		if !bytes.Equal(out.Bytes(), want) {
+			t.Errorf("%s: sealing gives different bytes than the golden file", goldenPath)
+		}
+		o, err := timeline.Open(bytes.NewReader(want), int64(len(want)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(o.Problems) != 0 || o.Envelope.V != timeline.VersionTimestamped || o.Envelope.TST == "" {
+			t.Fatalf("%s: problems %+v, v %d", goldenPath, o.Problems, o.Envelope.V)
+		}
+		sig, err := o.Envelope.SignatureDER()
+		if err != nil || !bytes.Equal(sig, stamped) {
+			t.Fatalf("%s: the token is not over the seal's DER signature (%v)", goldenPath, err)
+		}
+		tok, err := tsa.Parse(o.Envelope.Token())
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(mustCert(t, caPath))
+		if err := tok.Verify(tsa.VerifyOptions{Data: sig, Roots: roots}); err != nil {
+			t.Errorf("%s: %v", goldenPath, err)
+		}
+		// The contract's independent check, with openssl alone.
+		if bin, err := exec.LookPath("openssl"); err == nil {
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "token.der"), o.Envelope.Token(), 0o644)
+			os.WriteFile(filepath.Join(dir, "sig.der"), sig, 0o644)
+			cmd := exec.Command(bin, "ts", "-verify", "-token_in", "-in", filepath.Join(dir, "token.der"), "-data", filepath.Join(dir, "sig.der"), "-CAfile", caPath)
+			if out, err := cmd.CombinedOutput(); err != nil || !bytes.Contains(out, []byte("Verification: OK")) {
+				t.Errorf("%s: openssl ts -verify: %v\n%s", goldenPath, err, out)
+			}
 		}
 	}
 }

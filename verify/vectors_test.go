@@ -42,6 +42,7 @@ func TestGoldenVectors(t *testing.T) {
 	}
 	vectors := readManifest(t)
 	trust := verify.NewTrust([]*x509.Certificate{goldenCert(t, "ca.pem")})
+	trust.TSAAnchors = []*x509.Certificate{goldenCert(t, "tsa-ca.pem")}
 	for _, v := range vectors {
 		t.Run(v.file, func(t *testing.T) {
 			res, err := verify.File(filepath.Join(goldenDir, filepath.FromSlash(v.file)), trust)
@@ -215,6 +216,41 @@ var negativeVectors = map[string]func(g *golden) []byte{
 			BasicConstraintsValid: true,
 		}, ca, &key.PublicKey, g.key("ca.key"))
 		return g.seal("event.json", c, key)
+	},
+	// Version 2: the token of another seal (the v2 WAV's) put in the v2
+	// event's envelope. The signature still verifies (tst is not signed).
+	"v2-token-of-other-seal-event.json": func(g *golden) []byte {
+		b := g.read("v2/sealed-es256-event.json")
+		e := g.envelopeOf(b)
+		e.TST = g.envelopeOf(g.read("v2/sealed-es384-tone.wav")).TST
+		return g.resplice(b, e.Marshal())
+	},
+	// Version 2: one byte of the token (inside the TSA's signature) changed.
+	"v2-token-edited-event.json": func(g *golden) []byte {
+		b := g.read("v2/sealed-es256-event.json")
+		e := g.envelopeOf(b)
+		tok := e.Token()
+		tok[len(tok)-3] ^= 0x01
+		e.TST = base64.StdEncoding.EncodeToString(tok)
+		return g.resplice(b, e.Marshal())
+	},
+	// Version 2 with the high-S twin of its signature: valid ECDSA, but a
+	// second byte form, refused from version 2 on.
+	"v2-high-s-event.json": func(g *golden) []byte {
+		b := g.read("v2/sealed-es256-event.json")
+		e := g.envelopeOf(b)
+		der, _ := e.SignatureDER()
+		var sig struct{ R, S *big.Int }
+		if _, err := asn1.Unmarshal(der, &sig); err != nil {
+			g.t.Fatal(err)
+		}
+		sig.S.Sub(g.key("signer-es256.key").Curve.Params().N, sig.S)
+		twin, err := asn1.Marshal(sig)
+		if err != nil {
+			g.t.Fatal(err)
+		}
+		e.Sig = base64.StdEncoding.EncodeToString(twin)
+		return g.resplice(b, e.Marshal())
 	},
 	// Sealed by a self-signed certificate no trust anchor vouches for.
 	"untrusted-signer-event.json": func(g *golden) []byte {
