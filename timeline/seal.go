@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"github.com/tlseal/tlseal/tsa"
 	"io"
 	"time"
 
@@ -268,6 +269,18 @@ func stamp(e *Envelope, timestamp func(sig []byte) ([]byte, error)) (ok bool, er
 	}
 	if len(tok) > MaxTokenSize {
 		return false, newError(ReasonTimestamp, nil, "the token is %d bytes (at most %d)", len(tok), MaxTokenSize)
+	}
+	// A token that would make the seal fail forever is refused before
+	// anything is written: one that does not parse, or whose time is
+	// before signedAt (this machine's clock ahead of the TSA's beyond the
+	// token's accuracy: timestamp.afterSignedAt for every verifier).
+	t, err := tsa.Parse(tok)
+	if err != nil {
+		return false, newError(ReasonTimestamp, err, "the TSA's token")
+	}
+	if latest := t.GenTime.Add(t.Accuracy); e.SignedAt.After(latest) {
+		return false, newError(ReasonTimestamp, nil, "the TSA's time %s (accuracy %v) is before this seal's signedAt %s: this machine's clock is ahead of the TSA's; correct it (NTP)",
+			t.GenTime.UTC().Format(time.RFC3339Nano), t.Accuracy, e.SignedAt.UTC().Format(TimeLayout))
 	}
 	e.TST = base64.StdEncoding.EncodeToString(tok)
 	return true, nil

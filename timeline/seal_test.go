@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tlseal/tlseal/internal/memfile"
 	"github.com/tlseal/tlseal/internal/samples"
@@ -244,11 +246,22 @@ func TestSealWithTimestamp(t *testing.T) {
 	signer := testpki.Signer(t, testpki.Leaf(t, testpki.CA(t, testpki.Options{}), testpki.Options{}))
 	for name, data := range map[string][]byte{"json": []byte(`{"a":1}`), "riff": samples.WAV(8000, 0.01, 440)} {
 		t.Run(name, func(t *testing.T) {
-			var gotSig []byte
-			token := []byte{0x30, 0x03, 0x02, 0x01, 0x07}
+			var gotSig, token []byte
+			is := goldenTSA(t)
+			issue := func(sig []byte, at time.Time) []byte {
+				sum := sha256.Sum256(sig)
+				tok, err := is.Issue(sum[:], at, big.NewInt(1), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tok
+			}
 			var out memfile.File
 			sealed, err := timeline.Seal(&out, bytes.NewReader(data), int64(len(data)), timeline.SealOptions{Name: "x", Signer: signer,
-				Timestamp: func(sig []byte) ([]byte, error) { gotSig = sig; return token, nil }})
+				Timestamp: func(sig []byte) ([]byte, error) {
+					gotSig, token = sig, issue(sig, time.Now().Add(time.Second))
+					return token, nil
+				}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,6 +286,20 @@ func TestSealWithTimestamp(t *testing.T) {
 			var te *timeline.Error
 			if !errors.As(err, &te) || te.Reason != timeline.ReasonTimestamp || !strings.Contains(err.Error(), "TSA down") {
 				t.Errorf("a failing TSA: %v", err)
+			}
+			// A token that would make the seal fail forever is refused,
+			// nothing written: not a token, or dated before signedAt
+			// beyond its accuracy (this clock ahead of the TSA's).
+			for what, tok := range map[string]func(sig []byte) []byte{
+				"not a token":          func([]byte) []byte { return []byte{0x30, 0x03, 0x02, 0x01, 0x07} },
+				"dated before signing": func(sig []byte) []byte { return issue(sig, time.Now().Add(-time.Minute)) },
+			} {
+				out = memfile.File{}
+				_, err = timeline.Seal(&out, bytes.NewReader(data), int64(len(data)), timeline.SealOptions{Name: "x", Signer: signer,
+					Timestamp: func(sig []byte) ([]byte, error) { return tok(sig), nil }})
+				if !errors.As(err, &te) || te.Reason != timeline.ReasonTimestamp {
+					t.Errorf("%s: %v", what, err)
+				}
 			}
 			out = memfile.File{}
 			sealed, err = timeline.Seal(&out, bytes.NewReader(data), int64(len(data)), timeline.SealOptions{Name: "x", Signer: signer,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -25,9 +26,10 @@ import (
 // -verify as well as with Verify.
 type Issuer struct {
 	// Cert is the TSA certificate (with the critical, sole timeStamping
-	// extended key usage) and Key its ECDSA private key.
+	// extended key usage) and Key its private key: ECDSA, or RSA (PKCS #1
+	// v1.5 signatures, as most public TSAs make).
 	Cert *x509.Certificate
-	Key  *ecdsa.PrivateKey
+	Key  crypto.Signer
 	// Chain are CA certificates embedded after Cert (may be empty).
 	Chain []*x509.Certificate
 	// Policy is the TSA policy OID (default 1.3.6.1.4.1.99999.1.1, a
@@ -42,12 +44,12 @@ var DevPolicy = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1, 1}
 
 // Issue makes the TimeStampToken (DER) over digest, a SHA-256, at genTime
 // (kept to the second) with the serial number given; nonce may be nil.
-// The signature is deterministic (RFC 6979).
+// The signature is deterministic (RFC 6979 for ECDSA; PKCS #1 v1.5 is).
 func (is *Issuer) Issue(digest []byte, genTime time.Time, serial, nonce *big.Int) ([]byte, error) {
 	if is.Cert == nil || is.Key == nil {
 		return nil, errors.New("tsa: the issuer needs a certificate and its key")
 	}
-	if !is.Key.PublicKey.Equal(is.Cert.PublicKey) {
+	if pub, ok := is.Key.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(is.Cert.PublicKey) {
 		return nil, errors.New("tsa: the issuer's key does not belong to its certificate")
 	}
 	if len(digest) != sha256.Size {
@@ -60,12 +62,21 @@ func (is *Issuer) Issue(digest []byte, genTime time.Time, serial, nonce *big.Int
 	if policy == nil {
 		policy = DevPolicy
 	}
-	sigAlg, h := oidECDSAWithSHA256, crypto.SHA256
-	switch is.Key.Curve.Params().BitSize {
-	case 384:
-		sigAlg, h = oidECDSAWithSHA384, crypto.SHA384
-	case 521:
-		sigAlg, h = oidECDSAWithSHA512, crypto.SHA512
+	var sigAlg asn1.ObjectIdentifier
+	h := crypto.SHA256
+	switch k := is.Key.Public().(type) {
+	case *ecdsa.PublicKey:
+		sigAlg = oidECDSAWithSHA256
+		switch k.Curve.Params().BitSize {
+		case 384:
+			sigAlg, h = oidECDSAWithSHA384, crypto.SHA384
+		case 521:
+			sigAlg, h = oidECDSAWithSHA512, crypto.SHA512
+		}
+	case *rsa.PublicKey:
+		sigAlg = oidSHA256WithRSA
+	default:
+		return nil, fmt.Errorf("tsa: the issuer's key is a %T, not ECDSA or RSA", k)
 	}
 	sha256Alg := func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidSHA256) })
@@ -168,7 +179,12 @@ func (is *Issuer) Issue(digest []byte, genTime time.Time, serial, nonce *big.Int
 						b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
 							b.AddBytes(attrsContent)
 						})
-						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(sigAlg) })
+						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+							b.AddASN1ObjectIdentifier(sigAlg)
+							if sigAlg.Equal(oidSHA256WithRSA) {
+								b.AddASN1NULL()
+							}
+						})
 						b.AddASN1OctetString(sig)
 					})
 				})

@@ -3,8 +3,13 @@ package tsa
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"math/big"
 	"os"
@@ -71,5 +76,78 @@ func TestIssuer(t *testing.T) {
 	}
 	if _, err := is.Issue(sum[:4], at, big.NewInt(1), nil); err == nil {
 		t.Error("a short digest was stamped")
+	}
+}
+
+// An RSA issuer (PKCS #1 v1.5, as most public TSAs) makes tokens that verify.
+func TestIssuerRSA(t *testing.T) {
+	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rsa tsa ca"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "rsa tsa"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	cert, _ := x509.ParseCertificate(der)
+	is := &Issuer{Cert: cert, Key: key}
+	data := []byte("stamped")
+	sum := sha256.Sum256(data)
+	tokDER, err := is.Issue(sum[:], now, big.NewInt(9), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Parse(tokDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if err := tok.Verify(VerifyOptions{Data: data, Roots: roots}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A chain remembered for one token is not taken for another whose genTime
+// lies outside a certificate of that chain: the full check runs and fails.
+func TestChainCacheValidity(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "short-lived TSA CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "long-lived TSA"}, NotBefore: now.Add(-2 * time.Hour), NotAfter: now.Add(2 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}}}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	cert, _ := x509.ParseCertificate(der)
+	is := &Issuer{Cert: cert, Key: key, Chain: []*x509.Certificate{ca}}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	var cache ChainCache
+	sum := sha256.Sum256([]byte("x"))
+	check := func(at time.Time) error {
+		der, err := is.Issue(sum[:], at, big.NewInt(1), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := Parse(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok.Verify(VerifyOptions{Digest: sum[:], Roots: roots, Chains: &cache})
+	}
+	for range 2 { // the second time from the cache
+		if err := check(now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := check(now.Add(90 * time.Minute)); ReasonOf(err) != ReasonTimeOutsideValidity {
+		t.Errorf("a genTime after the CA expired, with its chain cached: %v", err)
 	}
 }

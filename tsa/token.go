@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -41,6 +42,7 @@ type Token struct {
 	Signer *x509.Certificate
 
 	signer signerInfo
+	certs  *CertCache // during parsing
 }
 
 type signerInfo struct {
@@ -85,7 +87,49 @@ var (
 // SignerInfo. Anything else, including bytes after the token, is an error
 // of ReasonMalformed. Parse checks no signature; see Verify. The token's
 // byte slices share memory with der.
-func Parse(der []byte) (*Token, error) {
+func Parse(der []byte) (*Token, error) { return ParseCached(der, nil) }
+
+// CertCache keeps the certificates tokens embed, parsed once, for the
+// many tokens of one TSA in an audit (parsing a certificate costs about as
+// much as checking a token's signature). It holds at most 256; a token's
+// certificates are shared with the other tokens that embed the same bytes:
+// read them, do not modify them. Safe for concurrent use; the zero value
+// is ready.
+type CertCache struct {
+	mu sync.Mutex
+	m  map[string]*x509.Certificate
+}
+
+const certCacheMax = 256
+
+func (c *CertCache) parse(der []byte) (*x509.Certificate, error) {
+	if c == nil {
+		return x509.ParseCertificate(der)
+	}
+	c.mu.Lock()
+	cert := c.m[string(der)]
+	c.mu.Unlock()
+	if cert != nil {
+		return cert, nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*x509.Certificate{}
+	}
+	if len(c.m) < certCacheMax {
+		c.m[string(der)] = cert
+	}
+	c.mu.Unlock()
+	return cert, nil
+}
+
+// ParseCached is Parse with the embedded certificates taken from cache
+// (nil: none) when it holds them.
+func ParseCached(der []byte, cache *CertCache) (*Token, error) {
 	s := cryptobyte.String(der)
 	var ci, explicit, sd cryptobyte.String
 	var ctype asn1.ObjectIdentifier
@@ -104,8 +148,10 @@ func Parse(der []byte) (*Token, error) {
 	if !ci.ReadASN1(&explicit, tagC0) || !ci.Empty() || !explicit.ReadASN1(&sd, cbasn1.SEQUENCE) || !explicit.Empty() {
 		return nil, malformed("the ContentInfo does not hold exactly one SignedData")
 	}
-	t := &Token{Raw: der}
-	if err := t.parseSignedData(sd); err != nil {
+	t := &Token{Raw: der, certs: cache}
+	err := t.parseSignedData(sd)
+	t.certs = nil
+	if err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -156,7 +202,7 @@ func (t *Token) parseSignedData(sd cryptobyte.String) error {
 		if !certs.ReadASN1Element(&c, cbasn1.SEQUENCE) {
 			return malformed("embedded certificate %d is not an X.509 certificate", i)
 		}
-		cert, err := x509.ParseCertificate(c)
+		cert, err := t.certs.parse(c)
 		if err != nil {
 			return wrap(ReasonMalformed, err, "embedded certificate %d cannot be parsed", i)
 		}

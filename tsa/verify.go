@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -29,6 +30,40 @@ type VerifyOptions struct {
 	// Intermediates are CA certificates that may complete the TSA's chain,
 	// besides those the token embeds.
 	Intermediates *x509.CertPool
+	// Chains, when set, remembers the TSA chains already built, for the
+	// many tokens of one TSA in an audit: one cache per Roots and
+	// Intermediates.
+	Chains *ChainCache
+}
+
+// ChainCache remembers TSA certificate chains that Verify built. Building
+// a chain checks the signature of every certificate in it, which costs
+// more than the token's own signature; a token of a TSA seen before only
+// has the validity of the chain's certificates checked at its genTime.
+// Safe for concurrent use; the zero value is ready.
+type ChainCache struct{ m sync.Map } // key [32]byte → [][]*x509.Certificate
+
+func chainKey(cert *x509.Certificate, embedded []*x509.Certificate) [32]byte {
+	h := sha256.New()
+	h.Write(cert.Raw)
+	for _, c := range embedded {
+		if c != cert {
+			h.Write(c.Raw)
+		}
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+// validAt reports whether every certificate of chain is valid at t.
+func validAt(chain []*x509.Certificate, t time.Time) bool {
+	for _, c := range chain {
+		if t.Before(c.NotBefore) || t.After(c.NotAfter) {
+			return false
+		}
+	}
+	return true
 }
 
 // Verify checks the token as RFC 3161 §2.4.2 says a requester does. It
@@ -315,6 +350,18 @@ func (t *Token) checkChain(cert *x509.Certificate, opts VerifyOptions) error {
 	if opts.Roots == nil {
 		return errorf(ReasonUntrusted, "no TSA anchors are configured, so the TSA certificate %s cannot be trusted", certName(cert))
 	}
+	var key [32]byte
+	if opts.Chains != nil {
+		key = chainKey(cert, t.Certificates)
+		if v, ok := opts.Chains.m.Load(key); ok {
+			for _, chain := range v.([][]*x509.Certificate) {
+				if validAt(chain, t.GenTime) {
+					return nil
+				}
+			}
+			// Not valid at this genTime: the full check says why.
+		}
+	}
 	inter := x509.NewCertPool()
 	if opts.Intermediates != nil {
 		inter = opts.Intermediates.Clone()
@@ -324,13 +371,16 @@ func (t *Token) checkChain(cert *x509.Certificate, opts VerifyOptions) error {
 			inter.AddCert(c)
 		}
 	}
-	_, err := cert.Verify(x509.VerifyOptions{
+	chains, err := cert.Verify(x509.VerifyOptions{
 		Roots:         opts.Roots,
 		Intermediates: inter,
 		CurrentTime:   t.GenTime,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping},
 	})
 	if err == nil {
+		if opts.Chains != nil {
+			opts.Chains.m.Store(key, chains)
+		}
 		return nil
 	}
 	var inv x509.CertificateInvalidError

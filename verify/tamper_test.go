@@ -268,7 +268,7 @@ func TestTamperMatrix(t *testing.T) {
 		{"v2 token not DER", mutateEnvelope(t, stamped, func(e *timeline.Envelope) { e.TST = base64.StdEncoding.EncodeToString([]byte("not a token")) }), tsTrust, "timestamp.invalid", verify.Failed},
 		{"v2 TSA without the timeStamping EKU", sealStamped(t, p.signer, jsonOrig, now, noEKUTSA), tsaTrust(p, noEKUTSA), "timestamp.invalid", verify.Failed},
 		{"v2 TSA with a non-critical EKU", sealStamped(t, p.signer, jsonOrig, now, nonCriticalTSA), tsaTrust(p, nonCriticalTSA), "timestamp.invalid", verify.Failed},
-		{"v2 signedAt after the token's time", sealStamped(t, p.signer, jsonOrig, now.Add(time.Hour), goodTSA), tsTrust, "timestamp.afterSignedAt", verify.Failed},
+		{"v2 signedAt after the token's time", stampedLate(t, p.signer, jsonOrig, now.Add(time.Hour), goodTSA), tsTrust, "timestamp.afterSignedAt", verify.Failed},
 		{"v2 backdated past the signer's expiry", backdated, tsTrust, "cert.expired", verify.Failed},
 		{"v2 token removed, version kept", mutateEnvelope(t, stamped, func(e *timeline.Envelope) { e.TST = "" }), tsTrust, "seal.malformed", verify.Failed},
 		{"v2 revoked after the trusted time", stamped, revokedLater, "cert.revokedAfterTrustedTime", verify.Passed},
@@ -539,6 +539,36 @@ func mutateEnvelopeResign(t *testing.T, s *timeline.Signer, orig []byte, when ti
 		t.Fatal(err)
 	}
 	env.Sig = base64.StdEncoding.EncodeToString(sig)
+	return replaceEnvelope(t, sealed, env.Marshal())
+}
+
+// stampedLate makes by hand, as an attacker would, a version-2 seal whose
+// signedAt (when) is later than its token's time: the sealer refuses to
+// make one (timeline checks the token it gets).
+func stampedLate(t *testing.T, s *timeline.Signer, orig []byte, when time.Time, a *testtsa.TSA) []byte {
+	sealed := seal(t, s, orig, when)
+	st, en := envelopeSpan(t, sealed)
+	env, _ := timeline.ParseEnvelope(sealed[st:en])
+	env.V = timeline.VersionTimestamped
+	h, _ := env.Alg.Hash()
+	hh := h.New()
+	hh.Write(env.SigningInput())
+	der, err := s.Key.Sign(rand.Reader, hh.Sum(nil), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(der, &rs); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Cert.PublicKey.(*ecdsa.PublicKey).Curve.Params().N; rs.S.Cmp(new(big.Int).Rsh(n, 1)) > 0 {
+		rs.S.Sub(n, rs.S) // version 2 is low-S
+	}
+	if der, err = asn1.Marshal(rs); err != nil {
+		t.Fatal(err)
+	}
+	env.Sig = base64.StdEncoding.EncodeToString(der)
+	env.TST = base64.StdEncoding.EncodeToString(a.Token(t, der, "sha256"))
 	return replaceEnvelope(t, sealed, env.Marshal())
 }
 

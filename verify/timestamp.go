@@ -54,7 +54,7 @@ func existedBy(e *timeline.Envelope, when judgedAt, s *archive.Stamp) ([]Finding
 func (t *Trust) checkToken(res *ItemResult, e *timeline.Envelope) ([]Finding, judgedAt) {
 	when := judgedAt{at: e.SignedAt}
 	der := e.Token()
-	tok, err := tsa.Parse(der)
+	tok, err := tsa.ParseCached(der, &t.tsaCerts)
 	if err != nil {
 		return []Finding{NewFinding(CodeTimestampInvalid, "the seal's timestamp token does not parse: %v", err)}, when
 	}
@@ -64,7 +64,7 @@ func (t *Trust) checkToken(res *ItemResult, e *timeline.Envelope) ([]Finding, ju
 		return nil, when // reported as signature.encoding
 	}
 	sum := sha256.Sum256(sig)
-	err = tok.Verify(tsa.VerifyOptions{Digest: sum[:], Roots: t.tsaRoots()})
+	err = tok.Verify(tsa.VerifyOptions{Digest: sum[:], Roots: t.tsaRoots(), Chains: &t.tsaChains})
 	switch tsa.ReasonOf(err) {
 	case tsa.ReasonUnknown:
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tlseal/tlseal/revocation"
 	"github.com/tlseal/tlseal/timeline"
+	"github.com/tlseal/tlseal/tsa"
 )
 
 // Trust is the trust policy: the anchors a signer must chain to. Chain
@@ -40,6 +41,10 @@ type Trust struct {
 
 	tsaOnce sync.Once
 	tsaPool *x509.CertPool
+	// tsaChains remembers the TSA chains built, for an audit's many
+	// tokens of one TSA.
+	tsaChains tsa.ChainCache
+	tsaCerts  tsa.CertCache
 
 	mu    sync.Mutex
 	cache map[[32]byte]chainResult

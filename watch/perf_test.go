@@ -13,6 +13,7 @@ import (
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/softhsm"
 	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/internal/testtsa"
 	"github.com/tlseal/tlseal/timeline"
 	"github.com/tlseal/tlseal/tokenkey"
 )
@@ -63,7 +64,17 @@ func TestPerformance(t *testing.T) {
 	}
 	t.Run("burst", func(t *testing.T) { runPerf(t, quiet, nil, burst) })
 	if os.Getenv("TLSEAL_WATCH_BENCH_PKCS11") == "1" {
-		t.Run("burst-pkcs11", func(t *testing.T) { runPerf(t, quiet, tokenSigner, burst) })
+		t.Run("burst-pkcs11", func(t *testing.T) {
+			runPerf(t, quiet, func(t *testing.T, e *testEnv, cfg *Config) { cfg.Signer = tokenSigner(t, e) }, burst)
+		})
+	}
+	if os.Getenv("TLSEAL_WATCH_BENCH_TSA") == "1" {
+		// Checkpoint tokens from a real TSA (openssl ts -reply) on loopback.
+		t.Run("burst-tsa", func(t *testing.T) {
+			a := testtsa.Start(t, testtsa.Options{})
+			runPerf(t, quiet, func(t *testing.T, e *testEnv, cfg *Config) { tsaConfig(cfg, a.URL, false) }, burst)
+			t.Logf("TSA requests: %d", a.Requests())
+		})
 	}
 	t.Run("paced-100", func(t *testing.T) {
 		tick := time.NewTicker(10 * time.Millisecond)
@@ -106,13 +117,10 @@ func envInt(name string, def int) int {
 
 // runPerf starts a watcher, lets write produce files (put writes one with
 // write-then-rename and records when), waits until all are archived and
-// reports throughput and latency. signer, when set, makes the signer
-// (else the test environment's in-memory key).
-func runPerf(t *testing.T, quiet time.Duration, signer func(t *testing.T, e *testEnv) *timeline.Signer, write func(put func(name string, data []byte))) {
+// reports throughput and latency. setup, when set, changes the
+// configuration (another signer, a TSA).
+func runPerf(t *testing.T, quiet time.Duration, setup func(t *testing.T, e *testEnv, cfg *Config), write func(put func(name string, data []byte))) {
 	e := newEnv(t)
-	if signer != nil {
-		e.signer = signer(t, e)
-	}
 	if d := os.Getenv("TLSEAL_WATCH_BENCH_DIR"); d != "" {
 		base, err := os.MkdirTemp(d, "watch-bench-")
 		if err != nil {
@@ -126,6 +134,9 @@ func runPerf(t *testing.T, quiet time.Duration, signer func(t *testing.T, e *tes
 	cfg.QuietPeriod = quiet
 	cfg.CheckpointEvery, cfg.CheckpointInterval = 0, 0 // the defaults
 	cfg.Logger = cfg.Logger.With()                     // debug logs into the buffer cost little
+	if setup != nil {
+		setup(t, e, &cfg)
+	}
 	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +198,7 @@ func runPerf(t *testing.T, quiet time.Duration, signer func(t *testing.T, e *tes
 	t.Logf("latency rename → durable archive entry: p50 %v, p90 %v, p99 %v, max %v",
 		q(0.5).Round(time.Millisecond), q(0.9).Round(time.Millisecond), q(0.99).Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	st := w.Stats()
-	t.Logf("watcher: sealed %d, errors %v", st.Sealed, nonZero(st.Errors))
+	t.Logf("watcher: sealed %d, errors %v, tokens %v, TSA failures %v", st.Sealed, nonZero(st.Errors), st.Timestamps, st.TimestampFailures)
 }
 
 func nonZero(m map[Reason]int64) map[Reason]int64 {
