@@ -390,3 +390,26 @@ func TestSealTimestamps(t *testing.T) {
 		}
 	})
 }
+
+// FuzzStampName: parseStampName never panics, and accepts exactly the
+// names stampNoteName and stampTokenName write (one form per size).
+func FuzzStampName(f *testing.F) {
+	for _, s := range []string{"0.note", "1000.tst", "01.note", "1.note.tmp", "-1.tst", "18446744073709551616.note", "9223372036854775807.tst", ".note", "1."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		size, ext, ok := parseStampName(name)
+		if !ok {
+			return
+		}
+		var again string
+		if ext == "note" {
+			again = stampNoteName(size)
+		} else {
+			again = stampTokenName(size)
+		}
+		if again != stampsDir+"/"+name {
+			t.Fatalf("%q parses as %d %s, which is written %q", name, size, ext, again)
+		}
+	})
+}
