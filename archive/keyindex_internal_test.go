@@ -17,6 +17,7 @@ func TestKeyIndexCollisions(t *testing.T) {
 			x := newKeyIndex(2, maphash.MakeSeed(), keyOf)
 			if name == "all collide" {
 				x.hash = func(string) uint64 { return 7 }
+				x.hashBytes = nil
 			}
 			for seq, k := range []string{"a", "b", "a", "c", "a", "b"} {
 				keys[int64(seq+1)] = k
