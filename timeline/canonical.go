@@ -3,6 +3,7 @@ package timeline
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -147,8 +148,25 @@ func encodeSig(r, s *big.Int) []byte {
 
 // isHighS reports whether s > n/2 for the key's curve.
 func isHighS(pub *ecdsa.PublicKey, s *big.Int) bool {
-	half := new(big.Int).Rsh(pub.Curve.Params().N, 1)
-	return s.Cmp(half) > 0
+	return s.Cmp(halfOrder(pub.Curve)) > 0
+}
+
+// halfOrders are n/2 of the curves tlseal signs with, computed once:
+// every seal verified asks.
+var halfOrders = sync.OnceValue(func() map[elliptic.Curve]*big.Int {
+	m := map[elliptic.Curve]*big.Int{}
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		m[c] = new(big.Int).Rsh(c.Params().N, 1)
+	}
+	return m
+})
+
+func halfOrder(c elliptic.Curve) *big.Int {
+	switch c {
+	case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		return halfOrders()[c]
+	}
+	return new(big.Int).Rsh(c.Params().N, 1)
 }
 
 // lowS rewrites a DER ECDSA signature to its low-S twin (r, n−s) when s is
