@@ -39,7 +39,10 @@ const (
 // nonCanonical says how raw, the envelope bytes of a file, differ from the
 // one byte form of the envelope e parsed from them, or "" when they do not.
 func nonCanonical(e *Envelope, raw []byte) string {
-	if !bytes.Equal(e.Marshal(), raw) {
+	// Serialized into a stack buffer (it fits for a usual certificate):
+	// only compared, never kept.
+	var buf [4096]byte
+	if !bytes.Equal(e.appendCanonical(buf[:0], true), raw) {
 		return "the envelope bytes are not its canonical serialization (member order, white space, escapes or number form differ from what the sealer writes)"
 	}
 	if !canonicalPEM(e.CertPEM, 1, 1) {

@@ -352,19 +352,13 @@ func scanObject(data []byte, member func(key string, raw []byte)) error {
 	if bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
 		return fmt.Errorf("byte order mark before the object")
 	}
-	sc := jsonio.NewScanner()
-	sc.OnMember = func(m jsonio.Member) {
+	return jsonio.ScanMembers(data, func(m jsonio.Member) {
 		if m.KeyTooLong {
 			member(string(data[m.KeyStart:m.KeyEnd]), data[m.ValueStart:m.ValueEnd])
 			return
 		}
 		member(m.Key, data[m.ValueStart:m.ValueEnd])
-	}
-	if _, err := sc.Write(data); err != nil {
-		return err
-	}
-	_, err := sc.Finish()
-	return err
+	})
 }
 
 func parseString(raw []byte) (string, error) {
