@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -237,6 +238,7 @@ func (c *checker) newIndexes() {
 	}
 	seed := maphash.MakeSeed()
 	c.names = newKeyIndex(n, seed, c.archiveNameOf)
+	c.names.isKey = c.isArchiveName
 	c.envs = newKeyIndex(n, seed, c.envelopeOf)
 	c.sources = newKeyIndex(n, seed, c.sourceNameOf)
 	c.offsets = make([]int64, 0, n)
@@ -549,7 +551,7 @@ func (c *checker) checkEntry(e *Entry, r *record, prevHash string) {
 		c.add(CodeChainGap, e.Seq, name, "record %d of log/entries has seq %d", e.Seq, r.Seq)
 	}
 	c.names.add(r.ArchiveName, e.Seq)
-	c.envs.add(string(r.Envelope), e.Seq)
+	c.envs.addBytes(r.Envelope, e.Seq)
 	env := e.Envelope
 	if env == nil {
 		c.add(codeSealMalformed, e.Seq, name, "the logged envelope: %v", e.EnvelopeErr)
@@ -761,6 +763,30 @@ func (c *checker) archiveNameOf(seq int64) (string, bool) {
 		return "", false
 	}
 	return r.ArchiveName, true
+}
+
+// isArchiveName reports whether entry seq's archive name is name, reading
+// only the name's bytes from the record: the scan has checked that record
+// whole (its CRC, its fields), and walkFiles asks once per file in files/,
+// where decoding the whole record again (envelope included) was most of
+// the walk's cost.
+func (c *checker) isArchiveName(seq int64, name string) bool {
+	if seq < 1 || seq > int64(len(c.offsets)) || len(name) > maxNameLen {
+		return false
+	}
+	// The body starts after the 4-byte length: version (1), seq, prevVersion,
+	// sealedSize (8 each), then the name's length (2) and the name.
+	const nameLenAt = 4 + 1 + 8 + 8 + 8
+	var arr [256]byte
+	b := arr[:0]
+	if 2+len(name) > len(arr) {
+		b = make([]byte, 0, 2+len(name))
+	}
+	b = b[:2+len(name)]
+	if n, _ := c.l.entries.ReadAt(b, c.offsets[seq-1]+nameLenAt); n != len(b) {
+		return false
+	}
+	return int(binary.BigEndian.Uint16(b)) == len(name) && string(b[2:]) == name
 }
 
 func (c *checker) envelopeOf(seq int64) (string, bool) {

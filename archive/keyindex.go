@@ -17,7 +17,15 @@ import (
 type keyIndex struct {
 	items []keyedSeq
 	hash  func(string) uint64 // tests force collisions
-	keyOf func(seq int64) (string, bool)
+	// hashBytes is hash of a key held as bytes (maphash.Bytes equals
+	// maphash.String of the same bytes), without copying it to a string;
+	// nil: addBytes uses hash.
+	hashBytes func([]byte) uint64
+	keyOf     func(seq int64) (string, bool)
+	// isKey, when set, confirms a lookup (has) in place of keyOf: it
+	// compares the key with the log's bytes without decoding the record
+	// (files/ is looked up once per file it holds).
+	isKey func(seq int64, key string) bool
 }
 
 type keyedSeq struct {
@@ -29,15 +37,26 @@ type keyedSeq struct {
 // back from the log.
 func newKeyIndex(n int64, seed maphash.Seed, keyOf func(seq int64) (string, bool)) *keyIndex {
 	return &keyIndex{
-		items: make([]keyedSeq, 0, n),
-		hash:  func(s string) uint64 { return maphash.String(seed, s) },
-		keyOf: keyOf,
+		items:     make([]keyedSeq, 0, n),
+		hash:      func(s string) uint64 { return maphash.String(seed, s) },
+		hashBytes: func(b []byte) uint64 { return maphash.Bytes(seed, b) },
+		keyOf:     keyOf,
 	}
 }
 
 // add records the key of seq; seqs are added in increasing order.
 func (x *keyIndex) add(key string, seq int64) {
 	x.items = append(x.items, keyedSeq{x.hash(key), seq})
+}
+
+// addBytes is add for a key held as bytes (an envelope): no copy of it
+// is made to hash it.
+func (x *keyIndex) addBytes(key []byte, seq int64) {
+	if x.hashBytes == nil {
+		x.add(string(key), seq)
+		return
+	}
+	x.items = append(x.items, keyedSeq{x.hashBytes(key), seq})
 }
 
 // sort must be called once, after the last add and before shared or has.
@@ -100,7 +119,11 @@ func (x *keyIndex) has(key string) bool {
 	h := x.hash(key)
 	i, _ := slices.BinarySearchFunc(x.items, h, func(it keyedSeq, h uint64) int { return cmp.Compare(it.h, h) })
 	for ; i < len(x.items) && x.items[i].h == h; i++ {
-		if k, ok := x.keyOf(x.items[i].seq); ok && k == key {
+		if x.isKey != nil {
+			if x.isKey(x.items[i].seq, key) {
+				return true
+			}
+		} else if k, ok := x.keyOf(x.items[i].seq); ok && k == key {
 			return true
 		}
 	}

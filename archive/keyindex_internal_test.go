@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,7 @@ func TestKeyIndexCollisions(t *testing.T) {
 			x := newKeyIndex(2, maphash.MakeSeed(), keyOf)
 			if name == "all collide" {
 				x.hash = func(string) uint64 { return 7 }
+				x.hashBytes = nil
 			}
 			for seq, k := range []string{"a", "b", "a", "c", "a", "b"} {
 				keys[int64(seq+1)] = k
@@ -95,5 +97,61 @@ func TestIndexesPresize(t *testing.T) {
 	res, err := Check(dir, CheckOptions{})
 	if err != nil || !res.Has(CodeIndexMismatch) {
 		t.Errorf("Check of the sparse index: %v, %v", err, res)
+	}
+}
+
+// isArchiveName, which confirms walkFiles' lookups from the name's bytes in
+// log/entries, agrees exactly with the names decoded from the records.
+func TestIsArchiveName(t *testing.T) {
+	env := newEnv(t)
+	dir := buildArchive(t, env, 5) // 5 events and a WAV
+	meta, err := ReadMetadata(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := openLog(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	c := &checker{dir: dir, meta: meta, l: l, res: &CheckResult{Metadata: meta}}
+	c.newIndexes()
+	work := make(chan *Entry)
+	go func() {
+		for range work {
+		}
+	}()
+	if err := c.scan(work); err != nil {
+		t.Fatal(err)
+	}
+	close(work)
+	n := int64(len(c.offsets))
+	if n != 6 {
+		t.Fatalf("%d entries scanned, want 6", n)
+	}
+	long := strings.Repeat("d/", 200) + "x.json" // longer than the stack buffer
+	for seq := int64(1); seq <= n; seq++ {
+		name, ok := c.archiveNameOf(seq)
+		if !ok {
+			t.Fatalf("entry %d: no name", seq)
+		}
+		if !c.isArchiveName(seq, name) {
+			t.Errorf("entry %d: isArchiveName(%q) = false", seq, name)
+		}
+		other, _ := c.archiveNameOf(seq%n + 1)
+		for _, probe := range []string{name + "x", name[:len(name)-1], "", other, long, "x" + name[1:]} {
+			if c.isArchiveName(seq, probe) {
+				t.Errorf("entry %d (%q): isArchiveName(%q) = true", seq, name, probe)
+			}
+		}
+	}
+	for _, seq := range []int64{0, -1, n + 1} {
+		if c.isArchiveName(seq, "rec.wav") {
+			t.Errorf("isArchiveName(%d, ...) = true", seq)
+		}
+	}
+	c.names.sort()
+	if !c.names.has("rec.wav") || c.names.has("rec.wa") || c.names.has("rec.wav.") {
+		t.Error("names.has does not answer by the exact name")
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // MaxDepth bounds nesting so that hostile input cannot grow the stack
@@ -592,9 +593,44 @@ func (s *Scanner) Finish() (*Document, error) {
 
 // Scan reads a whole JSON object from p.
 func Scan(p []byte) (*Document, error) {
-	s := NewScanner()
+	s := getScanner()
+	defer putScanner(s)
 	if _, err := s.Write(p); err != nil {
 		return nil, err
 	}
 	return s.Finish()
+}
+
+// ScanMembers reads a whole JSON object from p, calling onMember for each
+// top-level member (Scanner.OnMember), and returns the first syntax error.
+func ScanMembers(p []byte, onMember func(Member)) error {
+	s := getScanner()
+	defer putScanner(s)
+	s.OnMember = onMember
+	if _, err := s.Write(p); err != nil {
+		return err
+	}
+	_, err := s.Finish()
+	return err
+}
+
+// Scan and ScanMembers take their scanners from a pool: a verifier scans
+// two or three small objects per sealed file (the document, its envelope,
+// the chain link), and a new Scanner each time was the largest part of an
+// audit's garbage.
+var scanners = sync.Pool{New: func() any { return NewScanner() }}
+
+func getScanner() *Scanner { return scanners.Get().(*Scanner) }
+
+// putScanner makes s a new Scanner again (nothing of its last input is
+// left: a Document that Finish returned is a copy, and its Duplicates are
+// not reused) and pools it. A stack grown by deep nesting is dropped.
+func putScanner(s *Scanner) {
+	stack := s.stack[:0]
+	if cap(stack) > 256 {
+		stack = nil
+	}
+	*s = Scanner{stack: stack, lastSplit: -1, cur: Member{SepOffset: -1}}
+	s.keyBuf = s.keyArr[:0]
+	scanners.Put(s)
 }

@@ -4,6 +4,7 @@ import (
 	"hash"
 	"io"
 	"sync"
+	"sync/atomic"
 )
 
 // bufSize is the read size of every streaming pass: large enough that
@@ -29,57 +30,81 @@ func getBuf(size int64) ([]byte, func()) {
 const writebackEvery = 16 << 20
 
 // copyHashing copies src to dst and into h, reading once, and returns the
-// number of bytes copied. Hashing runs on its own goroutine, overlapping
-// with the reads and writes: sealing a large recording costs about the
-// larger of the two, not their sum.
+// number of bytes copied. A large file is read on this goroutine into a
+// few rotating buffers, each handed to a hasher and to a writer goroutine:
+// on two cores hashing takes one and reading, writing and the kernel's
+// writeback the other, so sealing costs about the larger of the two, not
+// their sum. (With the writes on the reading goroutine, a write or a
+// writeback that blocked stopped the reads too, and the hasher ran dry.)
+// The bytes hashed are the bytes written: both come from the one read.
 func copyHashing(dst io.Writer, h hash.Hash, src io.Reader, size int64) (int64, error) {
 	if size < 4*bufSize {
 		buf, release := getBuf(size)
 		defer release()
 		return copyHashingSerial(dst, h, src, buf)
 	}
-	// nbuf buffers rotate. The hasher takes them in order and hands back a
-	// slot after each; taking a slot before reusing buffer i%nbuf therefore
-	// waits until the hasher is done with the buffer's previous use (this
-	// goroutine's own write of it returned long before).
-	const nbuf = 4
-	bufs := make([]*[]byte, nbuf)
-	for i := range bufs {
-		bufs[i] = bufPool.Get().(*[]byte)
+	// A buffer goes back to free once both the hasher and the writer are
+	// done with it (refs counts them down); nbuf bounds the memory.
+	const nbuf = 6
+	type chunk struct {
+		buf  *[]byte
+		n    int
+		refs atomic.Int32
 	}
-	defer func() {
-		for _, b := range bufs {
-			bufPool.Put(b)
-		}
-	}()
-	slots := make(chan struct{}, nbuf)
+	free := make(chan *[]byte, nbuf)
 	for range nbuf {
-		slots <- struct{}{}
+		free <- bufPool.Get().(*[]byte)
 	}
-	toHash := make(chan []byte, nbuf)
-	hashed := make(chan struct{})
+	release := func(c *chunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c.buf
+		}
+	}
+	toHash := make(chan *chunk, nbuf)
+	toWrite := make(chan *chunk, nbuf)
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(hashed)
-		for b := range toHash {
-			h.Write(b)
-			slots <- struct{}{}
+		defer wg.Done()
+		for c := range toHash {
+			h.Write((*c.buf)[:c.n])
+			release(c)
 		}
 	}()
-	wb := startWriteback(dst)
+	var werr error
+	var failed atomic.Bool
+	go func() {
+		defer wg.Done()
+		wb := startWriteback(dst)
+		var written int64
+		for c := range toWrite {
+			// After a failed write the rest is only released: the reader
+			// stops at its next buffer.
+			if werr == nil {
+				if _, err := dst.Write((*c.buf)[:c.n]); err != nil {
+					werr = newError(ReasonIO, err, "writing")
+					failed.Store(true)
+				} else {
+					written += int64(c.n)
+					wb.wrote(written)
+				}
+			}
+			release(c)
+		}
+	}()
 	var total int64
 	var err error
-	for i := 0; ; i++ {
-		<-slots
-		b := *bufs[i%nbuf]
-		n, rerr := src.Read(b)
+	for !failed.Load() {
+		b := <-free
+		n, rerr := src.Read(*b)
 		if n > 0 {
-			toHash <- b[:n]
-			if _, werr := dst.Write(b[:n]); werr != nil {
-				err = newError(ReasonIO, werr, "writing")
-				break
-			}
+			c := &chunk{buf: b, n: n}
+			c.refs.Store(2)
+			toHash <- c
+			toWrite <- c
 			total += int64(n)
-			wb.wrote(total)
+		} else {
+			free <- b
 		}
 		if rerr == io.EOF {
 			break
@@ -90,7 +115,15 @@ func copyHashing(dst io.Writer, h hash.Hash, src io.Reader, size int64) (int64, 
 		}
 	}
 	close(toHash)
-	<-hashed
+	close(toWrite)
+	wg.Wait()
+	// Every chunk has been released by both: all nbuf buffers are in free.
+	for range nbuf {
+		bufPool.Put(<-free)
+	}
+	if werr != nil {
+		return total, werr
+	}
 	return total, err
 }
 

@@ -3,6 +3,7 @@ package timeline
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
@@ -38,7 +39,10 @@ const (
 // nonCanonical says how raw, the envelope bytes of a file, differ from the
 // one byte form of the envelope e parsed from them, or "" when they do not.
 func nonCanonical(e *Envelope, raw []byte) string {
-	if !bytes.Equal(e.Marshal(), raw) {
+	// Serialized into a stack buffer (it fits for a usual certificate):
+	// only compared, never kept.
+	var buf [4096]byte
+	if !bytes.Equal(e.appendCanonical(buf[:0], true), raw) {
 		return "the envelope bytes are not its canonical serialization (member order, white space, escapes or number form differ from what the sealer writes)"
 	}
 	if !canonicalPEM(e.CertPEM, 1, 1) {
@@ -147,8 +151,25 @@ func encodeSig(r, s *big.Int) []byte {
 
 // isHighS reports whether s > n/2 for the key's curve.
 func isHighS(pub *ecdsa.PublicKey, s *big.Int) bool {
-	half := new(big.Int).Rsh(pub.Curve.Params().N, 1)
-	return s.Cmp(half) > 0
+	return s.Cmp(halfOrder(pub.Curve)) > 0
+}
+
+// halfOrders are n/2 of the curves tlseal signs with, computed once:
+// every seal verified asks.
+var halfOrders = sync.OnceValue(func() map[elliptic.Curve]*big.Int {
+	m := map[elliptic.Curve]*big.Int{}
+	for _, c := range []elliptic.Curve{elliptic.P256(), elliptic.P384(), elliptic.P521()} {
+		m[c] = new(big.Int).Rsh(c.Params().N, 1)
+	}
+	return m
+})
+
+func halfOrder(c elliptic.Curve) *big.Int {
+	switch c {
+	case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		return halfOrders()[c]
+	}
+	return new(big.Int).Rsh(c.Params().N, 1)
 }
 
 // lowS rewrites a DER ECDSA signature to its low-S twin (r, n−s) when s is

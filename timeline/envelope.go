@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -326,9 +327,9 @@ func (e *Envelope) setMember(key string, raw []byte) error {
 	case "chain":
 		e.Chain, err = parseChain(raw)
 	case "certPem":
-		e.CertPEM, err = parseString(raw)
+		e.CertPEM, err = parsePEMString(raw)
 	case "chainPem":
-		e.ChainPEM, err = parseString(raw)
+		e.ChainPEM, err = parsePEMString(raw)
 	case "sig":
 		e.Sig, err = parseString(raw)
 	case "tst":
@@ -352,19 +353,13 @@ func scanObject(data []byte, member func(key string, raw []byte)) error {
 	if bytes.HasPrefix(data, []byte("\xEF\xBB\xBF")) {
 		return fmt.Errorf("byte order mark before the object")
 	}
-	sc := jsonio.NewScanner()
-	sc.OnMember = func(m jsonio.Member) {
+	return jsonio.ScanMembers(data, func(m jsonio.Member) {
 		if m.KeyTooLong {
 			member(string(data[m.KeyStart:m.KeyEnd]), data[m.ValueStart:m.ValueEnd])
 			return
 		}
 		member(m.Key, data[m.ValueStart:m.ValueEnd])
-	}
-	if _, err := sc.Write(data); err != nil {
-		return err
-	}
-	_, err := sc.Finish()
-	return err
+	})
 }
 
 func parseString(raw []byte) (string, error) {
@@ -372,6 +367,44 @@ func parseString(raw []byte) (string, error) {
 		return "", fmt.Errorf("not a string")
 	}
 	return jsonio.Unquote(raw)
+}
+
+// pemStrings remembers certPem and chainPem values by their JSON bytes:
+// every seal of a recorder carries the same ones, and a verifier would
+// otherwise decode the same kilobyte of escapes once per seal (an audit
+// twice: from the log and from the file). A memo of parseString, a
+// function of the bytes (errors are not kept); bounded: values of up to
+// maxPEMStringLen bytes (a chain of a few certificates; a hostile
+// envelope's megabyte is decoded, not kept), and past maxPEMStrings
+// values it is cleared and starts again.
+var pemStrings struct {
+	sync.Mutex
+	m map[string]string
+}
+
+const maxPEMStrings, maxPEMStringLen = 64, 16 << 10
+
+func parsePEMString(raw []byte) (string, error) {
+	if len(raw) > maxPEMStringLen {
+		return parseString(raw)
+	}
+	pemStrings.Lock()
+	s, ok := pemStrings.m[string(raw)]
+	pemStrings.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := parseString(raw)
+	if err != nil {
+		return "", err
+	}
+	pemStrings.Lock()
+	if pemStrings.m == nil || len(pemStrings.m) >= maxPEMStrings {
+		pemStrings.m = map[string]string{}
+	}
+	pemStrings.m[string(raw)] = s
+	pemStrings.Unlock()
+	return s, nil
 }
 
 func parseInt(raw []byte) (int64, error) {

@@ -225,16 +225,24 @@ func VerifySignature(e *Envelope) (*x509.Certificate, error) {
 // VerifySignatureWith is VerifySignature with certPem already parsed (a
 // verifier of many seals by one signer parses it once).
 func VerifySignatureWith(e *Envelope, cert *x509.Certificate) error {
+	_, err := VerifySignatureHighS(e, cert)
+	return err
+}
+
+// VerifySignatureHighS is VerifySignatureWith that also says whether a
+// signature that verifies is high-S (HighS), from the one decoding of sig
+// (a verifier asks both of every seal).
+func VerifySignatureHighS(e *Envelope, cert *x509.Certificate) (highS bool, err error) {
 	want, err := AlgFor(cert.PublicKey)
 	if err != nil {
-		return &SignatureError{SigAlgMismatch, err.Error()}
+		return false, &SignatureError{SigAlgMismatch, err.Error()}
 	}
 	if want != e.Alg {
-		return &SignatureError{SigAlgMismatch, fmt.Sprintf("alg is %s, the certificate's key needs %s", e.Alg, want)}
+		return false, &SignatureError{SigAlgMismatch, fmt.Sprintf("alg is %s, the certificate's key needs %s", e.Alg, want)}
 	}
-	sig, _, _, err := decodeSig(e.Sig)
+	sig, _, sv, err := decodeSig(e.Sig)
 	if err != nil {
-		return &SignatureError{SigEncoding, err.Error()}
+		return false, &SignatureError{SigEncoding, err.Error()}
 	}
 	// The signing input is built in a stack buffer (it fits for a usual
 	// certificate) and hashed by the concrete function, so that nothing
@@ -242,13 +250,14 @@ func VerifySignatureWith(e *Envelope, cert *x509.Certificate) error {
 	pub := cert.PublicKey.(*ecdsa.PublicKey)
 	var buf [4096]byte
 	if !ecdsa.VerifyASN1(pub, digest(e.Alg, e.appendCanonical(buf[:0], false)), sig) {
-		return &SignatureError{SigInvalid, "the signature does not verify with the certificate's key"}
+		return false, &SignatureError{SigInvalid, "the signature does not verify with the certificate's key"}
 	}
+	highS = isHighS(pub, sv)
 	// From version 2 on, the high-S twin of a signature is not a seal.
-	if e.V >= 2 && HighS(e, pub) {
-		return &SignatureError{SigEncoding, fmt.Sprintf("the signature is high-S (s > n/2): version %d seals must be low-S", e.V)}
+	if e.V >= 2 && highS {
+		return false, &SignatureError{SigEncoding, fmt.Sprintf("the signature is high-S (s > n/2): version %d seals must be low-S", e.V)}
 	}
-	return nil
+	return highS, nil
 }
 
 // strictBase64 is made once: Strict returns a new copy of the encoding.

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
@@ -149,7 +148,8 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust, stamp *
 	}
 	res.Cert, res.Signer = pc.cert, pc.info
 	var fs []Finding
-	if err := timeline.VerifySignatureWith(e, pc.cert); err != nil {
+	highS, err := timeline.VerifySignatureHighS(e, pc.cert)
+	if err != nil {
 		code := timeline.SignatureCode(err)
 		fs = append(fs, NewFinding(code, "%v", err))
 		// A certificate that cannot check the signature cannot be judged
@@ -158,7 +158,7 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust, stamp *
 			return fs
 		}
 	}
-	if len(fs) == 0 && timeline.HighS(e, pc.cert.PublicKey.(*ecdsa.PublicKey)) {
+	if len(fs) == 0 && highS {
 		fs = append(fs, NewFinding(timeline.CodeSignatureHighS, "the signature is high-S (s > n/2): its low-S twin (r, n-s) verifies too; tlseal now signs low-S only"))
 	}
 	if pc.chainErr != nil {
@@ -175,5 +175,5 @@ func checkSignature(res *ItemResult, e *timeline.Envelope, trust *Trust, stamp *
 	if when.trusted {
 		res.TrustedTime, res.TrustedTimeSource = when.at.UTC().Format(time.RFC3339Nano), when.source
 	}
-	return append(fs, trust.checkCert(pc.cert, pc.chain, when)...)
+	return append(fs, trust.checkCert(pc, when)...)
 }

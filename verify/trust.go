@@ -59,6 +59,7 @@ type parsedCerts struct {
 	certErr  error
 	chain    []*x509.Certificate
 	chainErr error
+	chainKey [32]byte // chainKey(cert, chain), computed once here rather than per seal
 }
 
 // pemPair keys the parsed certificates: a struct, not a concatenation,
@@ -77,6 +78,9 @@ func (t *Trust) parsed(certPEM, chainPEM string) *parsedCerts {
 		pc.info = DescribeCert(pc.cert)
 	}
 	pc.chain, pc.chainErr = timeline.ParseChainPEM(chainPEM)
+	if pc.certErr == nil && pc.chainErr == nil {
+		pc.chainKey = chainKey(pc.cert, pc.chain)
+	}
 	v, _ := t.certs.LoadOrStore(key, pc)
 	return v.(*parsedCerts)
 }
@@ -218,7 +222,8 @@ func (j judgedAt) String() string {
 
 // checkCert judges the signer certificate of a seal at its trusted time,
 // or at signedAt when it has none (docs/findings.md, validity decisions).
-func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certificate, when judgedAt) []Finding {
+func (t *Trust) checkCert(pc *parsedCerts, when judgedAt) []Finding {
+	leaf, intermediates := pc.cert, pc.chain
 	signedAt := when.at
 	fs := t.checkSignerUsage(leaf)
 	// chainPem is the signer's claim of the CAs above it: a certificate
@@ -232,7 +237,7 @@ func (t *Trust) checkCert(leaf *x509.Certificate, intermediates []*x509.Certific
 	if len(t.Anchors) == 0 {
 		return append(fs, NewFinding(CodeCertUntrusted, "no trust anchor is configured (--ca): the signer %q cannot be trusted", leaf.Subject))
 	}
-	res := t.chain(leaf, intermediates, signedAt)
+	res := t.chain(pc.chainKey, leaf, intermediates, signedAt)
 	if res.err != nil {
 		var ua x509.UnknownAuthorityError
 		if errors.As(res.err, &ua) {
@@ -291,11 +296,9 @@ func (t *Trust) checkRevocation(chain []*x509.Certificate, when judgedAt) []Find
 	return fs
 }
 
-// chain builds (or recalls) the chain from leaf to an anchor. Validity
-// periods are checked by the caller for each use, so a cached chain found
-// at one signedAt serves every other; a build that failed because of an
-// expiry is not cached for the same reason.
-func (t *Trust) chain(leaf *x509.Certificate, intermediates []*x509.Certificate, at time.Time) chainResult {
+// chainKey is the key of the chain cache: the SHA-256 of the leaf's and
+// the intermediates' DER.
+func chainKey(leaf *x509.Certificate, intermediates []*x509.Certificate) [32]byte {
 	h := sha256.New()
 	h.Write(leaf.Raw)
 	for _, c := range intermediates {
@@ -303,6 +306,15 @@ func (t *Trust) chain(leaf *x509.Certificate, intermediates []*x509.Certificate,
 	}
 	var key [32]byte
 	h.Sum(key[:0])
+	return key
+}
+
+// chain builds (or recalls, by key: chainKey of leaf and intermediates)
+// the chain from leaf to an anchor. Validity
+// periods are checked by the caller for each use, so a cached chain found
+// at one signedAt serves every other; a build that failed because of an
+// expiry is not cached for the same reason.
+func (t *Trust) chain(key [32]byte, leaf *x509.Certificate, intermediates []*x509.Certificate, at time.Time) chainResult {
 	t.mu.Lock()
 	res, ok := t.cache[key]
 	t.mu.Unlock()

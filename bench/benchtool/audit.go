@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,6 +225,7 @@ func cmdAudit(args []string) error {
 	jobs := fs.Int("jobs", 0, "workers (0: one per CPU)")
 	filesFrom := fs.String("files-from", "", "audit only the files named in FILE")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile")
+	traceOut := fs.String("trace", "", "write an execution trace (go tool trace: which goroutine ran when, idle cores)")
 	memProfile := fs.String("memprofile", "", "write a heap profile at the end (in use: the result and the report; alloc_space: everything)")
 	peakHeap := fs.String("peakheap", "", "write a heap profile of the largest live heap seen (polled every 50 ms)")
 	out := fs.String("o", "", "write the JSON report here (default: discarded)")
@@ -238,7 +240,7 @@ func cmdAudit(args []string) error {
 	}
 	if fs.NArg() != 1 || *caPath == "" {
 		return errors.New("usage: benchtool audit -ca CA [-stage check|archive|report] [-jobs N] [-files-from F] " +
-			"[-cpuprofile F] [-memprofile F] [-peakheap F] [-memlimit BYTES] [-spool=false] [-o REPORT] ARCHIVE")
+			"[-cpuprofile F] [-trace F] [-memprofile F] [-peakheap F] [-memlimit BYTES] [-spool=false] [-o REPORT] ARCHIVE")
 	}
 	dir := fs.Arg(0)
 	ca, err := readCert(*caPath)
@@ -271,6 +273,17 @@ func cmdAudit(args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	if *peakHeap != "" {
 		stop := watchPeakHeap(*peakHeap)

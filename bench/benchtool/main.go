@@ -11,7 +11,7 @@
 //	benchtool sha256par [-jobs N] [-list F] [FILE|DIR...]  the same on N goroutines (N cores × Go SHA-256)
 //	benchtool floor [-jobs N] [-list F] [FILE|DIR...]  sha256par plus one ECDSA P-256 verification per file: an audit's floor
 //	benchtool originals -cert C -key K -n N [-first K] -size B DIR  unsealed event files for tlseal ingest
-//	benchtool audit -ca CA [-cpuprofile F] [-memprofile F] ARCHIVE  tlseal audit in process (profiling)
+//	benchtool audit -ca CA [-cpuprofile F] [-trace F] [-memprofile F] ARCHIVE  tlseal audit in process (profiling)
 //	benchtool seal -cert C -key K IN OUT           timeline.Seal to OUT without fsync (diagnostic)
 //	benchtool time -runs N -warmup W [-prepare CMD] -name K -o OUT.json CMD
 //	benchtool idle [-min 0.9] [-window 1s] [-timeout 2m]   wait for a quiet machine

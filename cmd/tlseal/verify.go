@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,9 @@ func runVerify(ctx context.Context, root *rootOptions, opts *verifyOptions, args
 	paths, err := verify.ExpandPaths(loose)
 	if err != nil {
 		return err
+	}
+	if len(archives) == 0 {
+		relaxGC(len(paths))
 	}
 	rep := report.New(root.commandLine(append([]string{"tlseal", "verify"}, args...)...), trust, time.Now())
 	var untrustedArchive atomic.Bool // an archive item's signer is not trusted (for the hint)
@@ -197,3 +201,18 @@ func verifyProof(root *rootOptions, opts *verifyOptions, trust *verify.Trust, re
 	}
 	return opts.failOn.verdict(root, rep, trustHint(trust, rep.Verdict, untrusted(it.Findings)))
 }
+
+// relaxGC lets the heap grow to 5 times its live size (GOGC=400, unless
+// GOGC is set) when verifying up to relaxGCFiles files. Verifying a file
+// makes about 10 KiB of short-lived garbage and keeps a small result
+// (the live heap of 5,000 files is about 3 MiB), so with the default the
+// collector ran some 20 cycles for 5,000 files, about 5% of the CPU time;
+// at 400, 3 cycles, for about 10 MiB more memory. Larger runs keep the
+// default: their results alone are a heap that 5 times would be too much.
+func relaxGC(files int) {
+	if files <= relaxGCFiles && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+}
+
+const relaxGCFiles = 20000
