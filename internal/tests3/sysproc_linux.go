@@ -1,0 +1,9 @@
+package tests3
+
+import "syscall"
+
+// The server dies with the test process, even when the test binary is
+// killed (a shared server has no test to stop it).
+func sysProcAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+}
