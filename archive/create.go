@@ -21,7 +21,7 @@ import (
 // of an interrupted creation are removed. When the parent directory is not
 // writable it falls back to creating in place.
 func Create(dir string, opts Options) (*Writer, error) {
-	if err := CheckLocation(dir); err != nil {
+	if err := checkWritable(dir); err != nil {
 		return nil, err
 	}
 	if err := opts.normalize(); err != nil {
@@ -174,6 +174,9 @@ func createLayout(dir string) error {
 // created says which. A directory that holds anything but an archive is
 // refused with ReasonExists: tlseal never adopts a folder of other files.
 func OpenOrCreate(dir string, opts Options) (w *Writer, created bool, err error) {
+	if err := checkWritable(dir); err != nil {
+		return nil, false, err
+	}
 	if IsArchive(dir) {
 		w, err = OpenWriter(dir, opts)
 		return w, false, err

@@ -58,15 +58,14 @@ func writeKey(dir string, s *timeline.Signer) (uint32, error) {
 // not the hash of its key, is returned in bad (Check reports it).
 func readKeys(dir string) (keys map[uint32]*CheckpointKey, bad []error, err error) {
 	keys = map[uint32]*CheckpointKey{}
-	des, err := os.ReadDir(filepath.Join(dir, keysDir))
+	des, err := listArchiveDir(dir, keysDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return keys, nil, nil
 	}
 	if err != nil {
 		return nil, nil, errorf(ReasonIO, keysDir, err, "")
 	}
-	for _, de := range des {
-		name := de.Name()
+	for _, name := range des {
 		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".pem") {
 			continue
 		}
@@ -76,7 +75,7 @@ func readKeys(dir string) (keys map[uint32]*CheckpointKey, bad []error, err erro
 			bad = append(bad, fmt.Errorf("%s/%s: not named <8 hex digits>.pem", keysDir, name))
 			continue
 		}
-		data, err := os.ReadFile(path)
+		data, err := readArchiveFile(dir, keysDir+"/"+name)
 		if err != nil {
 			return nil, nil, errorf(ReasonIO, path, err, "")
 		}
@@ -112,7 +111,7 @@ func readAcceptedKeys(dir, origin string) (accepted map[uint32]*CheckpointKey, k
 // its signature names, which must be one of keys (the accepted keys). The
 // Checkpoint is nil when there is none.
 func readCheckpoint(dir, origin string, keys map[uint32]*CheckpointKey) (*Checkpoint, *CheckpointKey, error) {
-	data, err := readLimited(filepath.Join(dir, checkpointFile), maxCheckpointLen)
+	data, err := readLimitedIn(dir, checkpointFile, maxCheckpointLen)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}

@@ -61,14 +61,18 @@ type Metadata struct {
 // DefaultOrigin is the checkpoint origin of a chain when none is given.
 func DefaultOrigin(chainID string) string { return "tlseal.local/" + chainID }
 
-// CheckLocation refuses an archive location that is a URL
-// (s3://bucket/prefix and the like): archives live in directories in this
-// version, and a URL taken for a relative path would quietly become a
-// local directory named "s3:".
+// CheckLocation checks an archive location: a directory, or
+// s3://BUCKET/PREFIX (object storage, s3store.go). Any other URL is
+// refused: a URL taken for a relative path would quietly become a local
+// directory named "gs:".
 func CheckLocation(dir string) error {
-	scheme, _, ok := strings.Cut(dir, "://")
-	if ok && scheme != "" && !strings.ContainsAny(scheme, `/\.`) {
-		return errorf(ReasonInvalidArgument, dir, nil, "%s:// archives (object storage) are not supported by this version of tlseal: give a directory", scheme)
+	if IsURL(dir) {
+		scheme, _, _ := strings.Cut(dir, "://")
+		if scheme == "s3" {
+			_, err := parseS3Location(dir)
+			return err
+		}
+		return errorf(ReasonInvalidArgument, dir, nil, "%s:// archives are not supported by this version of tlseal: give a directory or s3://BUCKET/PREFIX", scheme)
 	}
 	return nil
 }
@@ -77,6 +81,9 @@ func CheckLocation(dir string) error {
 func IsArchive(dir string) bool {
 	if CheckLocation(dir) != nil {
 		return false
+	}
+	if isRemote(dir) {
+		return isRemoteArchive(dir)
 	}
 	st, err := os.Stat(filepath.Join(dir, metadataFile))
 	return err == nil && st.Mode().IsRegular()
@@ -88,7 +95,7 @@ func ReadMetadata(dir string) (*Metadata, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, metadataFile)
-	data, err := os.ReadFile(path)
+	data, err := readArchiveFile(dir, metadataFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errorf(ReasonNotArchive, dir, nil, "no %s", metadataFile)
 	}

@@ -111,6 +111,9 @@ type Writer struct {
 // (a second writer gets a Locked error) and runs recovery (see
 // docs/archive.md, "Recovery"), logging what it repaired.
 func OpenWriter(dir string, opts Options) (*Writer, error) {
+	if err := checkWritable(dir); err != nil {
+		return nil, err
+	}
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}

@@ -368,7 +368,7 @@ func LoadFileConfig(file string) (*FileConfig, error) {
 	}
 	dir := filepath.Dir(file)
 	rel := func(p string) string {
-		if p == "" || filepath.IsAbs(p) || archive.CheckLocation(p) != nil {
+		if p == "" || filepath.IsAbs(p) || archive.IsURL(p) {
 			return p
 		}
 		return filepath.Join(dir, p)

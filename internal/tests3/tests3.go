@@ -34,20 +34,36 @@ const Version = "v0.0.0-20261109003541-7506e5f91cd6"
 // BuildCommand is what makes the server binary.
 const BuildCommand = ".ci/s3server (builds SeaweedFS's weed once, about 5 minutes; then TLSEAL_S3_SERVER=$(.ci/s3server))"
 
+// binaryPath is where the server binary is expected.
+func binaryPath() string {
+	if bin := os.Getenv("TLSEAL_S3_SERVER"); bin != "" {
+		return bin
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			cache = filepath.Join(home, ".cache")
+		}
+	}
+	return filepath.Join(cache, "tlseal", "weed-"+Version, "weed")
+}
+
+// Available reports whether the server binary is there (or required:
+// under TLSEAL_REQUIRE_S3=1 a test that asks for it fails without it), for
+// tests that add S3 checks to checks of their own without skipping those.
+func Available() bool {
+	if os.Getenv("TLSEAL_REQUIRE_S3") == "1" {
+		return true
+	}
+	st, err := os.Stat(binaryPath())
+	return err == nil && !st.IsDir()
+}
+
 // Binary returns the server binary, or skips (fails under
 // TLSEAL_REQUIRE_S3=1) the test when there is none.
 func Binary(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv("TLSEAL_S3_SERVER")
-	if bin == "" {
-		cache := os.Getenv("XDG_CACHE_HOME")
-		if cache == "" {
-			if home, err := os.UserHomeDir(); err == nil {
-				cache = filepath.Join(home, ".cache")
-			}
-		}
-		bin = filepath.Join(cache, "tlseal", "weed-"+Version, "weed")
-	}
+	bin := binaryPath()
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
 		if os.Getenv("TLSEAL_REQUIRE_S3") == "1" {
 			t.Fatalf("the S3 test server %s is missing: build it with %s", bin, BuildCommand)
@@ -315,5 +331,15 @@ func (s *Server) Setenv(t testing.TB) {
 	for _, kv := range s.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
+	}
+}
+
+// SetenvProcess points the whole process's S3 clients at the server (for
+// the Shared server, from tests that may run in parallel, where t.Setenv
+// is not allowed).
+func (s *Server) SetenvProcess() {
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
 	}
 }
