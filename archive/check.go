@@ -153,6 +153,7 @@ func Check(dir string, opts CheckOptions) (*CheckResult, error) {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
+	jobs = c.fileWorkers(jobs)
 	work := make(chan *Entry, jobs*4)
 	var wg sync.WaitGroup
 	for range jobs {

@@ -137,3 +137,18 @@ func (c *checker) walkObjects() error {
 	}
 	return nil
 }
+
+// s3FileWorkers is how many sealed files a check of an S3 archive reads at
+// once: reading an object is mostly waiting for the store, so more files
+// are in flight than there are cores (the CPU work of hashing and
+// signature checks still runs on GOMAXPROCS threads). Each holds at most
+// s3WholeRead bytes.
+const s3FileWorkers = 16
+
+// fileWorkers is the number of file checkers for jobs CPUs.
+func (c *checker) fileWorkers(jobs int) int {
+	if c.remote != nil {
+		return max(jobs, s3FileWorkers)
+	}
+	return jobs
+}

@@ -43,15 +43,21 @@ func writeKey(dir string, s *timeline.Signer) (uint32, error) {
 	if _, err := os.Stat(path); err == nil {
 		return h, nil
 	}
+	if err := atomicfile.WriteFile(path, keyPEM(s), 0o644, false); err != nil && !errors.Is(err, atomicfile.ErrExists) {
+		return 0, errorf(ReasonIO, path, err, "writing the checkpoint key")
+	}
+	return h, nil
+}
+
+// keyPEM is the content of keys/<keyhash>.pem: the signer's certificate,
+// then its intermediates.
+func keyPEM(s *timeline.Signer) []byte {
 	var b bytes.Buffer
 	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: s.Cert.Raw})
 	for _, c := range s.Intermediates {
 		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
-	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644, false); err != nil && !errors.Is(err, atomicfile.ErrExists) {
-		return 0, errorf(ReasonIO, path, err, "writing the checkpoint key")
-	}
-	return h, nil
+	return b.Bytes()
 }
 
 // readKeys reads keys/*.pem. A file that does not parse, or whose name is
@@ -70,7 +76,7 @@ func readKeys(dir string) (keys map[uint32]*CheckpointKey, bad []error, err erro
 			continue
 		}
 		h64, perr := strconv.ParseUint(strings.TrimSuffix(name, ".pem"), 16, 32)
-		path := filepath.Join(dir, keysDir, name)
+		path := layoutPath(dir, keysDir+"/"+name)
 		if perr != nil || len(name) != len("00000000.pem") {
 			bad = append(bad, fmt.Errorf("%s/%s: not named <8 hex digits>.pem", keysDir, name))
 			continue

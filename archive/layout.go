@@ -94,13 +94,13 @@ func ReadMetadata(dir string) (*Metadata, error) {
 	if err := CheckLocation(dir); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, metadataFile)
+	path := layoutPath(dir, metadataFile)
 	data, err := readArchiveFile(dir, metadataFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errorf(ReasonNotArchive, dir, nil, "no %s", metadataFile)
 	}
 	if err != nil {
-		return nil, errorf(ReasonIO, path, err, "")
+		return nil, wrapIO(path, err)
 	}
 	if len(data) > 64<<10 {
 		return nil, errorf(ReasonCorrupt, path, nil, "metadata file of %d bytes", len(data))
@@ -150,11 +150,20 @@ func newChainID() (string, error) {
 }
 
 func writeMetadata(dir string, m *Metadata) error {
-	data, err := json.MarshalIndent(m, "", "  ")
+	data, err := metadataBytes(m)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, metadataFile), append(data, '\n'), 0o644, false)
+	return atomicfile.WriteFile(filepath.Join(dir, metadataFile), data, 0o644, false)
+}
+
+// metadataBytes is the content of archive.json.
+func metadataBytes(m *Metadata) ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
 }
 
 func nowUTC() string { return time.Now().UTC().Format(time.RFC3339) }

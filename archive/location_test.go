@@ -31,20 +31,30 @@ func TestCheckLocation(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "nothing")
 	signer := newEnv(t).signer
 	t.Chdir(t.TempDir())
-	for _, loc := range []string{"gs://bucket/prefix", "s3://bucket/prefix"} {
-		want := ReasonInvalidArgument
-		if loc[:2] == "s3" {
-			want = ReasonUnsupported
+	old := s3MaxRetries
+	s3MaxRetries = 1
+	defer func() { s3MaxRetries = old }()
+	for _, c := range []struct {
+		loc                      string
+		create, orCreate, writer Reason
+	}{
+		{"gs://bucket/prefix", ReasonInvalidArgument, ReasonInvalidArgument, ReasonInvalidArgument},
+		// An S3 archive is created with a retention policy only; the
+		// store is unreachable.
+		{"s3://bucket/prefix", ReasonInvalidArgument, ReasonNotArchive, ReasonIO},
+	} {
+		if _, err := Create(c.loc, Options{Signer: signer}); ReasonOf(err) != c.create {
+			t.Errorf("Create(%s): %v", c.loc, err)
 		}
-		if _, err := Create(loc, Options{Signer: signer}); ReasonOf(err) != want {
-			t.Errorf("Create(%s): %v", loc, err)
+		if _, _, err := OpenOrCreate(c.loc, Options{Signer: signer}); ReasonOf(err) != c.orCreate {
+			t.Errorf("OpenOrCreate(%s): %v", c.loc, err)
 		}
-		if _, _, err := OpenOrCreate(loc, Options{Signer: signer}); ReasonOf(err) != want {
-			t.Errorf("OpenOrCreate(%s): %v", loc, err)
+		if _, err := OpenWriter(c.loc, Options{Signer: signer}); ReasonOf(err) != c.writer {
+			t.Errorf("OpenWriter(%s): %v", c.loc, err)
 		}
-		if _, err := OpenWriter(loc, Options{Signer: signer}); ReasonOf(err) != want {
-			t.Errorf("OpenWriter(%s): %v", loc, err)
-		}
+	}
+	if _, err := Create("s3://bucket/prefix", Options{Signer: signer, Retention: mustRetention("1d", "governance")}); ReasonOf(err) != ReasonIO {
+		t.Errorf("Create of an unreachable S3 archive: %v", err)
 	}
 	if _, err := OpenReader("gs://bucket/prefix"); ReasonOf(err) != ReasonInvalidArgument {
 		t.Errorf("OpenReader: %v", err)

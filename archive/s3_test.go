@@ -407,3 +407,14 @@ func TestS3Location(t *testing.T) {
 		}
 	}
 }
+
+// startPrivateS3 starts a server of the test's own (one it may kill) and
+// points the process's S3 clients at it for the test.
+func startPrivateS3(t *testing.T) *tests3.Server {
+	t.Helper()
+	srv := tests3.Start(t)
+	newS3Location(t) // the shared server's environment is set once; restore it after
+	srv.SetenvProcess()
+	t.Cleanup(func() { tests3.Shared(t).SetenvProcess() })
+	return srv
+}

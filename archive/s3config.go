@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -23,6 +24,15 @@ import (
 //     AWS_PROFILE), else the instance's or pod's role (IAM)
 //   - addressing: TLSEAL_S3_ADDRESSING=path or virtual; by default virtual
 //     hosts on AWS and paths elsewhere
+//
+// s3Transport, when set (tests: faults on the network), carries the S3
+// clients' requests.
+var s3Transport http.RoundTripper
+
+// s3MaxRetries, when set (tests), bounds the client's retries of a failed
+// request (default: minio-go's, 10 with backoff).
+var s3MaxRetries int
+
 func newS3Client(loc s3Location) (*minio.Client, error) {
 	endpoint := firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 	if endpoint == "" {
@@ -52,6 +62,8 @@ func newS3Client(loc s3Location) (*minio.Client, error) {
 		Secure:       u.Scheme == "https",
 		Region:       firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"),
 		BucketLookup: lookup,
+		Transport:    s3Transport,
+		MaxRetries:   s3MaxRetries,
 	})
 	if err != nil {
 		return nil, errorf(ReasonInvalidArgument, loc.String(), err, "the S3 client")

@@ -238,23 +238,45 @@ func isRemoteArchive(dir string) bool {
 // off.
 func segmentName(file string, off int64) string { return fmt.Sprintf("%s/%016x", file, off) }
 
-// s3LogFile is a log file stored as segments: read-only (ReadAt, Stat).
+// s3LogFile is a log file stored as segments. Readers use ReadAt and
+// Stat; the S3 writer appends with WriteAt (s3writer.go).
 type s3LogFile struct {
 	st   *s3Store
 	name string  // log/entries, log/hashes, log/index
 	offs []int64 // the segments' first bytes, increasing, offs[0] = 0
 	size int64
 	gap  string // what ends the file early (a missing segment), for Check
+
+	write *Retention // the writer's: Sync appends segments with this retention
+	now   func() time.Time
+	tail  []byte // written after size, not yet synced (the next segment)
+
+	cmu   sync.Mutex
+	cache map[int64][]byte // small segments by first byte (bounded: s3CacheSegments)
 }
 
-// openS3Log lists the segments of log/'s three files.
+// s3CacheSegments bounds the segments a log file keeps in memory: the
+// writer's reads of recent hashes, and small records read again.
+const s3CacheSegments = 8192
+
+// s3SmallSegment is the largest segment read whole and cached.
+const s3SmallSegment = 64 << 10
+
+// openS3Log lists the segments of log/'s three files. For the writer
+// (write), they append with the archive's retention policy.
 func openS3Log(dir string, write bool) (*logFiles, error) {
-	if write {
-		return nil, errorf(ReasonUnsupported, dir, nil, "writing to an archive on object storage goes through the S3 writer")
-	}
 	st, err := openS3(dir)
 	if err != nil {
 		return nil, err
+	}
+	var ret *Retention
+	if write {
+		if ret, err = st.loadPolicy(); err != nil {
+			return nil, err
+		}
+		if ret == nil {
+			return nil, errorf(ReasonCorrupt, dir, nil, "the archive has no retention policy (%s): tlseal does not write to it", retentionFile)
+		}
 	}
 	l := &logFiles{dir: dir}
 	for _, f := range []struct {
@@ -264,6 +286,12 @@ func openS3Log(dir string, write bool) (*logFiles, error) {
 		lf, err := st.openSegments(f.name)
 		if err != nil {
 			return nil, err
+		}
+		if write {
+			if lf.gap != "" {
+				return nil, errorf(ReasonCorrupt, dir, nil, "%s", lf.gap)
+			}
+			lf.write, lf.now = ret, time.Now
 		}
 		*f.dst = lf
 	}
@@ -319,11 +347,30 @@ func (f *s3LogFile) segEnd(i int) int64 {
 }
 
 // s3Parallel is how many segment reads one ReadAt makes at once.
-const s3Parallel = 16
+const s3Parallel = 64
 
 func (f *s3LogFile) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("negative offset")
+	}
+	if len(f.tail) > 0 && off+int64(len(p)) > f.size {
+		// The writer's unsynced tail, after the segments.
+		var n int
+		var err error
+		if off < f.size {
+			if n, err = f.ReadAt(p[:f.size-off], off); err != nil {
+				return n, err
+			}
+		}
+		from := max(off, f.size) - f.size
+		if from >= int64(len(f.tail)) {
+			return n, io.EOF
+		}
+		m := copy(p[n:], f.tail[from:])
+		if n+m < len(p) {
+			return n + m, io.EOF
+		}
+		return n + m, nil
 	}
 	if off >= f.size {
 		return 0, io.EOF
@@ -343,7 +390,17 @@ func (f *s3LogFile) ReadAt(p []byte, off int64) (int, error) {
 	errs := make([]error, len(pieces))
 	read := func(k int) {
 		pc := pieces[k]
-		errs[k] = f.st.readRange(segmentName(f.name, f.offs[pc.seg]), pc.start-f.offs[pc.seg], p[pc.start-off:pc.end-off], pc.end-pc.start == f.segEnd(pc.seg)-f.offs[pc.seg])
+		start, end := f.offs[pc.seg], f.segEnd(pc.seg)
+		dst := p[pc.start-off : pc.end-off]
+		if end-start <= s3SmallSegment {
+			seg, err := f.segment(start, end)
+			if err == nil {
+				copy(dst, seg[pc.start-start:])
+			}
+			errs[k] = err
+			return
+		}
+		errs[k] = f.st.readRange(segmentName(f.name, start), pc.start-start, dst, pc.end-pc.start == end-start)
 	}
 	if len(pieces) == 1 {
 		read(0)
@@ -412,14 +469,113 @@ func (i s3FileInfo) ModTime() time.Time { return time.Time{} }
 func (i s3FileInfo) IsDir() bool        { return false }
 func (i s3FileInfo) Sys() any           { return nil }
 
-func (f *s3LogFile) Stat() (fs.FileInfo, error) { return s3FileInfo{f.name, f.size}, nil }
+// segment returns a small segment whole, from the cache or the store.
+func (f *s3LogFile) segment(start, end int64) ([]byte, error) {
+	f.cmu.Lock()
+	seg, ok := f.cache[start]
+	f.cmu.Unlock()
+	if ok {
+		return seg, nil
+	}
+	seg = make([]byte, end-start)
+	if err := f.st.readRange(segmentName(f.name, start), 0, seg, true); err != nil {
+		return nil, err
+	}
+	f.remember(start, seg)
+	return seg, nil
+}
+
+func (f *s3LogFile) remember(start int64, seg []byte) {
+	f.cmu.Lock()
+	defer f.cmu.Unlock()
+	if f.cache == nil || len(f.cache) >= s3CacheSegments {
+		f.cache = map[int64][]byte{}
+	}
+	f.cache[start] = seg
+}
+
+func (f *s3LogFile) Stat() (fs.FileInfo, error) {
+	return s3FileInfo{f.name, f.size + int64(len(f.tail))}, nil
+}
 
 var errS3ReadOnly = errors.New("a log file on object storage is read through its segments; the S3 writer appends new segments")
 
-func (f *s3LogFile) WriteAt([]byte, int64) (int, error) { return 0, errS3ReadOnly }
-func (f *s3LogFile) Truncate(int64) error               { return errS3ReadOnly }
-func (f *s3LogFile) Sync() error                        { return errS3ReadOnly }
-func (f *s3LogFile) Close() error                       { return nil }
+// WriteAt appends b to the file's tail (off = its size); Sync makes the
+// tail the next segment. Writing bytes that are there already (recovery
+// redoing an append) is a success; other bytes there are refused.
+func (f *s3LogFile) WriteAt(b []byte, off int64) (int, error) {
+	if f.write == nil {
+		return 0, errS3ReadOnly
+	}
+	end := f.size + int64(len(f.tail))
+	switch {
+	case len(b) == 0:
+		return 0, nil
+	case off == end:
+		f.tail = append(f.tail, b...)
+		return len(b), nil
+	case off+int64(len(b)) <= end:
+		got := make([]byte, len(b))
+		if n, err := f.ReadAt(got, off); err != nil && n < len(b) {
+			return 0, err
+		}
+		if !bytes.Equal(got, b) {
+			return 0, errorf(ReasonLocked, f.st.url(f.name), nil, "bytes %d to %d are there already and differ: another writer appended", off, off+int64(len(b)))
+		}
+		return len(b), nil
+	default:
+		return 0, errorf(ReasonCorrupt, f.st.url(f.name), nil, "a write at byte %d of a file of %d bytes", off, end)
+	}
+}
+
+// Sync writes the tail as the segment at its offset: a conditional PUT
+// (If-None-Match: *), so that of two writers appending at the same place
+// one is refused (ReasonLocked) and nothing interleaves; the PUT is
+// durable when it returns. An object already there with the same bytes (a
+// request retried after its answer was lost) is a success.
+func (f *s3LogFile) Sync() error {
+	if f.write == nil {
+		return errS3ReadOnly
+	}
+	if len(f.tail) == 0 {
+		return nil
+	}
+	b, off := f.tail, f.size
+	name := segmentName(f.name, off)
+	err := f.st.putOnce(name, bytes.NewReader(b), int64(len(b)), f.write, f.now())
+	if ReasonOf(err) == ReasonExists {
+		got, rerr := f.st.readObject(name, int64(len(b))+1)
+		if rerr != nil {
+			return rerr
+		}
+		if !bytes.Equal(got, b) {
+			return errorf(ReasonLocked, f.st.url(name), nil, "another writer appended there first")
+		}
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	f.offs = append(f.offs, off)
+	f.size += int64(len(b))
+	f.tail = nil
+	if len(b) <= s3SmallSegment {
+		f.remember(off, b)
+	}
+	return nil
+}
+
+// Truncate drops unsynced bytes (an append that failed): segments are
+// never removed.
+func (f *s3LogFile) Truncate(size int64) error {
+	if f.write == nil || size < f.size || size > f.size+int64(len(f.tail)) {
+		return errS3ReadOnly
+	}
+	f.tail = f.tail[:size-f.size]
+	return nil
+}
+
+func (f *s3LogFile) Close() error { return nil }
 
 // s3Object reads a sealed file: objects up to s3WholeRead bytes are read
 // whole at the first ReadAt, larger ones as a stream that ReadAt follows
@@ -555,6 +711,22 @@ func (s *s3Store) putOnce(name string, data io.Reader, size int64, ret *Retentio
 		return errorf(ReasonExists, s.url(name), nil, "the object exists already")
 	}
 	return s.s3Err(name, err)
+}
+
+// putObject writes an object that may exist (a new version of it: the
+// checkpoint), with the retention.
+func (s *s3Store) putObject(name string, data []byte, ret *Retention, now time.Time) error {
+	ctx, cancel := ctxTimeout()
+	defer cancel()
+	opts := minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true}
+	if ret != nil {
+		opts.Mode = ret.minioMode()
+		opts.RetainUntilDate = ret.Until(now)
+	}
+	if _, err := s.client.PutObject(ctx, s.loc.Bucket, s.key(name), bytes.NewReader(data), int64(len(data)), opts); err != nil {
+		return s.s3Err(name, err)
+	}
+	return nil
 }
 
 // putBytesOnce is putOnce of bytes; an existing object with the same bytes

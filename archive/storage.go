@@ -43,6 +43,15 @@ type logFile interface {
 // isRemote reports whether an archive location is object storage.
 func isRemote(dir string) bool { return strings.HasPrefix(dir, s3Scheme) }
 
+// layoutPath names a file of the layout in messages: a path on disk, a
+// URL on object storage.
+func layoutPath(dir, name string) string {
+	if isRemote(dir) {
+		return strings.TrimSuffix(dir, "/") + "/" + name
+	}
+	return filepath.Join(dir, filepath.FromSlash(name))
+}
+
 // readArchiveFile reads a file of the layout whole (os.ReadFile on disk).
 func readArchiveFile(dir, name string) ([]byte, error) {
 	if isRemote(dir) {
@@ -94,18 +103,6 @@ func listArchiveDir(dir, name string) ([]string, error) {
 		names[i] = de.Name()
 	}
 	return names, nil
-}
-
-// checkWritable refuses to write where this version cannot: the POSIX
-// writer writes directories only.
-func checkWritable(dir string) error {
-	if err := CheckLocation(dir); err != nil {
-		return err
-	}
-	if isRemote(dir) {
-		return errorf(ReasonUnsupported, dir, nil, "appending to an archive on object storage is not supported by this version of tlseal: ingest into a directory and copy it with tlseal archive import DIR %s", dir)
-	}
-	return nil
 }
 
 // IsURL reports whether an archive location is a URL (scheme://...), not

@@ -44,6 +44,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for signedAt (default time.Now).
 	Now func() time.Time
+	// Retention (Create on s3:// only) is the new archive's retention
+	// policy: every object it writes is locked so (docs/archive.md,
+	// "Archives on object storage").
+	Retention *Retention
 }
 
 // Defaults of Options.
@@ -105,14 +109,18 @@ type Writer struct {
 	timer       *time.Timer
 	failed      error // a failure that left the state unknown: reopen to recover
 	closed      bool
+	s3          *s3Writer // the S3 driver's state (s3writer.go); nil on disk
 }
 
 // OpenWriter opens an existing archive for appending: it takes the lock
 // (a second writer gets a Locked error) and runs recovery (see
 // docs/archive.md, "Recovery"), logging what it repaired.
 func OpenWriter(dir string, opts Options) (*Writer, error) {
-	if err := checkWritable(dir); err != nil {
+	if err := CheckLocation(dir); err != nil {
 		return nil, err
+	}
+	if isRemote(dir) {
+		return openS3Writer(dir, opts)
 	}
 	if err := opts.normalize(); err != nil {
 		return nil, err
@@ -270,7 +278,11 @@ func (w *Writer) ensureNames() error {
 // archiveNameTaken reports whether an archive name is used: by a file in
 // files/ (when onDisk) or by an entry of the log.
 func (w *Writer) archiveNameTaken(name string, onDisk bool) (bool, error) {
-	if onDisk {
+	if onDisk && w.s3 != nil {
+		if ok, err := w.s3.st.exists(filesDir + "/" + name); err != nil || ok {
+			return ok, err
+		}
+	} else if onDisk {
 		if _, err := os.Lstat(filePath(w.dir, name)); err == nil {
 			return true, nil
 		} else if !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
@@ -377,6 +389,9 @@ func (w *Writer) IngestWithNotes(src, name string, notes []Note) (*Entry, error)
 }
 
 func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
+	if w.s3 != nil {
+		return w.ingestS3(src, name, notes)
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, errorf(ReasonIO, src, err, "")
@@ -536,6 +551,9 @@ func (w *Writer) Checkpoint() (*Checkpoint, error) {
 }
 
 func (w *Writer) checkpointLocked() (*Checkpoint, error) {
+	if w.s3 != nil {
+		return w.checkpointS3()
+	}
 	if err := w.syncDerived(); err != nil {
 		return nil, err
 	}

@@ -51,6 +51,7 @@ a playable WAV), and verifies seals offline years later.
 		newAuditCommand(opts),
 		newIngestCommand(opts),
 		newProofCommand(opts),
+		newArchiveCommand(opts),
 		newCertstoreCommand(opts),
 		newPKICommand(opts),
 		newVersionCommand(opts),
@@ -70,7 +71,8 @@ a playable WAV), and verifies seals offline years later.
 // store flags, so that no help lists a flag its command ignores.
 var storeCommands = map[string]bool{
 	"sign": true, "verify": true, "inspect": true, "audit": true, "ingest": true, "watch": true, "certstore": true,
-	"pki": true, // pki init writes a store
+	"pki":     true, // pki init writes a store
+	"archive": true, // archive create resolves the signer
 }
 
 // addStoreFlags adds --config, --certstore, --password-hex and
