@@ -2,10 +2,12 @@ package archive
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -104,6 +106,64 @@ func TestS3Performance(t *testing.T) {
 	si, sim := ingest(loc, s3Opts(env))
 	da, dam := audit(disk)
 	sa, sam := audit(loc)
+	// The store's own floor, in the same run: the requests the S3 writer
+	// must make one after the other for each file (an existence check and
+	// three PUTs: intent, sealed file, log record; objects of those sizes
+	// in a scratch prefix), and reading every object of the archive with
+	// 16 readers (what an audit must read at least).
+	st, err := openS3(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	floorStart := time.Now()
+	for i, s := range srcs {
+		data, err := os.ReadFile(filePath(disk, s.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scratch := fmt.Sprintf("floor/%d", i)
+		st.exists(scratch + "/f")
+		for j, d := range [][]byte{make([]byte, 100), data, make([]byte, 1200)} {
+			if err := st.putBytesOnce(fmt.Sprintf("%s/%d", scratch, j), d, nil, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ingestFloor := time.Since(floorStart)
+	var keys []string
+	st.walk("", true, func(rel string, _ int64) error {
+		// What an audit reads: not the intent records, not the scratch.
+		if !strings.HasPrefix(rel, "floor/") && !strings.HasPrefix(rel, pendingDir+"/") {
+			keys = append(keys, rel)
+		}
+		return nil
+	})
+	floorStart = time.Now()
+	work := make(chan string)
+	var fwg sync.WaitGroup
+	for range 16 {
+		fwg.Add(1)
+		go func() {
+			defer fwg.Done()
+			for k := range work {
+				o, err := st.openObject(k)
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				io.Copy(io.Discard, io.NewSectionReader(o, 0, o.size))
+				o.Close()
+			}
+		}()
+	}
+	for _, k := range keys {
+		work <- k
+	}
+	close(work)
+	fwg.Wait()
+	readFloor := time.Since(floorStart)
+	t.Logf("the store's floor: %d x (1 check + 3 PUTs) one after the other %.1f s (S3 ingest %.2fx that); reading its %d objects with 16 readers %.1f s (S3 check %.2fx that)",
+		len(srcs), ingestFloor.Seconds(), si.Seconds()/ingestFloor.Seconds(), len(keys), readFloor.Seconds(), sa.Seconds()/readFloor.Seconds())
 	mib := func(b uint64) float64 { return float64(b) / (1 << 20) }
 	t.Logf("ingest of %d JSON events and %d WAVs of 10 MiB: disk %.1f s, S3 %.1f s (%.2fx; target 3x); heap peak disk %.0f MiB, S3 %.0f MiB",
 		nJSON, nWAV, di.Seconds(), si.Seconds(), si.Seconds()/di.Seconds(), mib(dim), mib(sim))

@@ -25,6 +25,35 @@ import (
 //   - addressing: TLSEAL_S3_ADDRESSING=path or virtual; by default virtual
 //     hosts on AWS and paths elsewhere
 //
+// Where the environment sets nothing, the configuration file's storage
+// block (ConfigureS3) gives the endpoint, region, addressing and profile.
+//
+// S3Settings are the object store settings of a configuration file's
+// storage block (tlseal --config): used where the environment sets
+// nothing, as the AWS tools let the environment win over their files.
+// There is no place for secrets: credentials come from the environment,
+// the shared credentials file (Profile names its profile) or the role.
+type S3Settings struct {
+	Endpoint   string `json:"endpoint"`   // http[s]://HOST[:PORT]
+	Region     string `json:"region"`     // e.g. eu-central-1
+	Addressing string `json:"addressing"` // path or virtual (default: by endpoint)
+	Profile    string `json:"profile"`    // of the shared credentials file
+}
+
+var s3Settings S3Settings
+
+// ConfigureS3 sets the configuration file's object store settings for the
+// S3 clients this process makes from then on.
+func ConfigureS3(s S3Settings) error {
+	switch strings.ToLower(s.Addressing) {
+	case "", "path", "virtual":
+	default:
+		return errorf(ReasonInvalidArgument, "", nil, "storage.addressing is %q: path or virtual", s.Addressing)
+	}
+	s3Settings = s
+	return nil
+}
+
 // s3Transport, when set (tests: faults on the network), carries the S3
 // clients' requests.
 var s3Transport http.RoundTripper
@@ -36,6 +65,9 @@ var s3MaxRetries int
 func newS3Client(loc s3Location) (*minio.Client, error) {
 	endpoint := firstEnv("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 	if endpoint == "" {
+		endpoint = s3Settings.Endpoint
+	}
+	if endpoint == "" {
 		endpoint = "https://s3.amazonaws.com"
 	}
 	u, err := url.Parse(endpoint)
@@ -43,24 +75,28 @@ func newS3Client(loc s3Location) (*minio.Client, error) {
 		return nil, errorf(ReasonInvalidArgument, loc.String(), err, "the S3 endpoint %q (AWS_ENDPOINT_URL_S3) must be http://HOST[:PORT] or https://HOST[:PORT]", endpoint)
 	}
 	lookup := minio.BucketLookupAuto
-	switch strings.ToLower(os.Getenv("TLSEAL_S3_ADDRESSING")) {
+	addressing := os.Getenv("TLSEAL_S3_ADDRESSING")
+	if addressing == "" {
+		addressing = s3Settings.Addressing
+	}
+	switch strings.ToLower(addressing) {
 	case "":
 	case "path":
 		lookup = minio.BucketLookupPath
 	case "virtual":
 		lookup = minio.BucketLookupDNS
 	default:
-		return nil, errorf(ReasonInvalidArgument, loc.String(), nil, "TLSEAL_S3_ADDRESSING is %q: path or virtual", os.Getenv("TLSEAL_S3_ADDRESSING"))
+		return nil, errorf(ReasonInvalidArgument, loc.String(), nil, "TLSEAL_S3_ADDRESSING is %q: path or virtual", addressing)
 	}
 	creds := credentials.NewChainCredentials([]credentials.Provider{
 		&credentials.EnvAWS{},
-		&credentials.FileAWSCredentials{},
+		&credentials.FileAWSCredentials{Profile: cmpOr(os.Getenv("AWS_PROFILE"), s3Settings.Profile)},
 		&credentials.IAM{},
 	})
 	c, err := minio.New(u.Host, &minio.Options{
 		Creds:        creds,
 		Secure:       u.Scheme == "https",
-		Region:       firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"),
+		Region:       cmpOr(firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"), s3Settings.Region),
 		BucketLookup: lookup,
 		Transport:    s3Transport,
 		MaxRetries:   s3MaxRetries,
@@ -69,6 +105,13 @@ func newS3Client(loc s3Location) (*minio.Client, error) {
 		return nil, errorf(ReasonInvalidArgument, loc.String(), err, "the S3 client")
 	}
 	return c, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func firstEnv(names ...string) string {

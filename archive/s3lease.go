@@ -35,6 +35,7 @@ type leaseDoc struct {
 
 type s3Lease struct {
 	st      *s3Store
+	ttl     time.Duration // s3LeaseTTL when it was taken
 	doc     leaseDoc
 	etag    string
 	renewed time.Time
@@ -73,7 +74,8 @@ func (s *s3Store) putLease(doc leaseDoc, ifMatch string) (string, error) {
 // acquireLease takes the archive's writer lease.
 func (s *s3Store) acquireLease() (*s3Lease, error) {
 	now := time.Now()
-	l := &s3Lease{st: s, doc: leaseDoc{ID: randomID(), Holder: leaseHolder(), Expires: now.Add(s3LeaseTTL).UTC()}}
+	ttl := s3LeaseTTL
+	l := &s3Lease{st: s, ttl: ttl, doc: leaseDoc{ID: randomID(), Holder: leaseHolder(), Expires: now.Add(ttl).UTC()}}
 	etag, err := s.putLease(l.doc, "")
 	if err == nil {
 		l.etag, l.renewed = etag, now
@@ -109,11 +111,11 @@ func (s *s3Store) acquireLease() (*s3Lease, error) {
 // renew extends the lease when a quarter of it has passed.
 func (l *s3Lease) renew() error {
 	now := time.Now()
-	if now.Sub(l.renewed) < s3LeaseTTL/4 {
+	if now.Sub(l.renewed) < l.ttl/4 {
 		return nil
 	}
 	doc := l.doc
-	doc.Expires = now.Add(s3LeaseTTL).UTC()
+	doc.Expires = now.Add(l.ttl).UTC()
 	etag, err := l.st.putLease(doc, l.etag)
 	if err != nil {
 		if ReasonOf(err) == ReasonLocked {

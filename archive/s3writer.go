@@ -30,6 +30,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -45,6 +46,35 @@ type s3Writer struct {
 	st    *s3Store
 	ret   *Retention
 	lease *s3Lease
+	stop  chan struct{} // stops the lease's renewal
+	once  sync.Once
+}
+
+// halt stops the lease's renewal.
+func (sw *s3Writer) halt() { sw.once.Do(func() { close(sw.stop) }) }
+
+// keepLease renews the lease while the writer is open, also when it is
+// idle (a watcher between recordings), so that no other writer takes the
+// archive over while this one may still append. A renewal that fails
+// fails the writer (it is reopened to recover).
+func (w *Writer) keepLease() {
+	t := time.NewTicker(w.s3.lease.ttl / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-w.s3.stop:
+			return
+		case <-t.C:
+		}
+		w.mu.Lock()
+		if !w.closed && w.failed == nil {
+			if err := w.s3.lease.renew(); err != nil {
+				w.failed = err
+				w.log.Error("the archive's writer lease could not be renewed", "err", err)
+			}
+		}
+		w.mu.Unlock()
+	}
 }
 
 // openS3Writer is OpenWriter of an archive on object storage.
@@ -86,8 +116,12 @@ func openS3Writer(dir string, opts Options) (*Writer, error) {
 }
 
 func startS3Writer(dir string, meta *Metadata, opts Options, st *s3Store, ret *Retention, lease *s3Lease) (*Writer, error) {
-	w := &Writer{dir: dir, meta: meta, opts: opts, log: opts.Logger.With("archive", dir), unlock: lease.release,
-		s3: &s3Writer{st: st, ret: ret, lease: lease}}
+	sw := &s3Writer{st: st, ret: ret, lease: lease, stop: make(chan struct{})}
+	w := &Writer{dir: dir, meta: meta, opts: opts, log: opts.Logger.With("archive", dir), s3: sw,
+		unlock: func() {
+			sw.halt()
+			lease.release()
+		}}
 	var err error
 	if w.signer, err = newNoteSigner(meta.Origin, opts.Signer.Key, opts.Signer.Deterministic); err != nil {
 		lease.release()
@@ -101,6 +135,7 @@ func startS3Writer(dir string, meta *Metadata, opts Options, st *s3Store, ret *R
 		w.release()
 		return nil, err
 	}
+	go w.keepLease()
 	return w, nil
 }
 

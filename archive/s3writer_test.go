@@ -120,8 +120,9 @@ func noteIf(b bool) []Note {
 }
 
 // crashAt makes the writer stop dead at a hook point (a panic the test
-// recovers), leaving its lease to expire as a killed process would.
-func crashAt(t *testing.T, point string, f func()) (crashed bool) {
+// recovers), leaving its lease to expire as a killed process would (its
+// renewal stops with it).
+func crashAt(t *testing.T, point string, w *Writer, f func()) (crashed bool) {
 	t.Helper()
 	testHook = func(p string) bool {
 		if p == point {
@@ -133,6 +134,7 @@ func crashAt(t *testing.T, point string, f func()) (crashed bool) {
 		testHook = nil
 		if r := recover(); r != nil {
 			crashed = true
+			w.s3.halt()
 		}
 	}()
 	f()
@@ -160,7 +162,7 @@ func TestS3WriterCrashRecovery(t *testing.T) {
 			t.Fatalf("%s: reopening: %v", point, err)
 		}
 		name := fmt.Sprintf("crash/%d.json", i)
-		if !crashAt(t, point, func() { w.IngestWithNotes(env.writeJSON(name, i), name, noteIf(i%2 == 0)); w.Close() }) {
+		if !crashAt(t, point, w, func() { w.IngestWithNotes(env.writeJSON(name, i), name, noteIf(i%2 == 0)); w.Close() }) {
 			t.Fatalf("%s: no crash", point)
 		}
 		time.Sleep(s3LeaseTTL + 200*time.Millisecond)
@@ -373,5 +375,88 @@ func TestS3FlakyNetwork(t *testing.T) {
 	t.Logf("%d requests, %d answers lost, %d entries", f.count.Load(), f.lost.Load(), res.Size)
 	if f.lost.Load() == 0 {
 		t.Error("no answer was lost: the test tested nothing")
+	}
+}
+
+// writeLayoutFile and readArchiveFile/listArchiveDir: a file written once
+// under a new directory of the layout (as checkpoints/<size>.note and its
+// token will be), read back and listed the same way on disk and on S3,
+// never replaced.
+func TestLayoutFileBothDrivers(t *testing.T) {
+	_, loc := newS3Location(t)
+	env := newEnv(t)
+	disk := t.TempDir() + "/a"
+	for _, dir := range []string{disk, loc} {
+		opts := s3Opts(env)
+		w, err := Create(dir, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []struct{ name, data string }{{"checkpoints/0000000000000001.note", "note"}, {"checkpoints/0000000000000001.tsr", "token"}} {
+			if err := w.writeLayoutFile(f.name, []byte(f.data)); err != nil {
+				t.Fatalf("%s: %v", dir, err)
+			}
+			if err := w.writeLayoutFile(f.name, []byte(f.data)); err != nil {
+				t.Fatalf("%s: the same bytes again: %v", dir, err)
+			}
+			if err := w.writeLayoutFile(f.name, []byte("other")); ReasonOf(err) != ReasonExists {
+				t.Fatalf("%s: other bytes: %v", dir, err)
+			}
+			got, err := readArchiveFile(dir, f.name)
+			if err != nil || string(got) != f.data {
+				t.Fatalf("%s: read back %q, %v", dir, got, err)
+			}
+		}
+		if err := w.writeLayoutFile("../x", []byte("x")); ReasonOf(err) != ReasonInvalidArgument {
+			t.Fatalf("%s: ../x: %v", dir, err)
+		}
+		w.Close()
+		names, err := listArchiveDir(dir, "checkpoints")
+		if err != nil || strings.Join(names, " ") != "0000000000000001.note 0000000000000001.tsr" {
+			t.Fatalf("%s: listed %q, %v", dir, names, err)
+		}
+		mustCheck(t, dir, CheckOptions{})
+	}
+}
+
+// An idle writer keeps its lease: a second writer is refused however long
+// the first waits, and takes over once the first is gone (its lease
+// expired) — the first then fails at its next write, never interleaving.
+func TestS3LeaseKeptWhileIdle(t *testing.T) {
+	old := s3LeaseTTL
+	s3LeaseTTL = 800 * time.Millisecond
+	defer func() { s3LeaseTTL = old }()
+	_, loc := newS3Location(t)
+	env := newEnv(t)
+	w, err := Create(loc, s3Opts(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * s3LeaseTTL)
+	if _, err := OpenWriter(loc, env.opts(nil)); ReasonOf(err) != ReasonLocked {
+		t.Fatalf("a second writer beside an idle one: %v", err)
+	}
+	if _, err := w.Ingest(env.writeJSON("a.json", 1), "a.json"); err != nil {
+		t.Fatal(err)
+	}
+	// The first writer stops renewing (as if its process hung): the
+	// second takes over after the lease, and the first cannot append.
+	w.s3.halt()
+	time.Sleep(s3LeaseTTL + 300*time.Millisecond)
+	w2, err := OpenWriter(loc, env.opts(nil))
+	if err != nil {
+		t.Fatalf("taking over an expired lease: %v", err)
+	}
+	if _, err := w2.Ingest(env.writeJSON("b.json", 2), "b.json"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Ingest(env.writeJSON("c.json", 3), "c.json"); ReasonOf(err) != ReasonLocked {
+		t.Fatalf("the first writer after the takeover: %v", err)
+	}
+	w.Close()
+	w2.Close()
+	res := mustCheck(t, loc, CheckOptions{})
+	if res.Size != 2 {
+		t.Errorf("%d entries", res.Size)
 	}
 }

@@ -21,11 +21,15 @@ package archive
 // The POSIX driver is the os calls these replaced, unchanged.
 
 import (
+	"bytes"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tlseal/tlseal/internal/atomicfile"
 )
 
 // logFile is one file of log/: what the readers use (ReadAt, Stat) and
@@ -111,4 +115,36 @@ func listArchiveDir(dir, name string) ([]string, error) {
 func IsURL(dir string) bool {
 	scheme, _, ok := strings.Cut(dir, "://")
 	return ok && scheme != "" && !strings.ContainsAny(scheme, `/\.`)
+}
+
+// writeLayoutFile writes a new file of the layout, once (never replacing
+// one): on disk atomically (temporary file, fsync, link, fsync of the
+// directory), on object storage with If-None-Match: * and the archive's
+// retention. The same bytes already there are a success, other bytes
+// ReasonExists. It is the write side of readArchiveFile for files that
+// are written once, such as a past checkpoint's note and the timestamp
+// token beside it.
+func (w *Writer) writeLayoutFile(name string, data []byte) error {
+	if err := safeLayoutName(name); err != nil {
+		return errorf(ReasonInvalidArgument, name, err, "")
+	}
+	if w.s3 != nil {
+		return w.s3.st.putBytesOnce(name, data, w.s3.ret, w.opts.Now())
+	}
+	p := filepath.Join(w.dir, filepath.FromSlash(name))
+	if err := mkdirDurable(w.dir, filepath.Dir(p)); err != nil {
+		return errorf(ReasonIO, p, err, "")
+	}
+	err := atomicfile.WriteFile(p, data, 0o444, false)
+	if errors.Is(err, atomicfile.ErrExists) {
+		got, rerr := os.ReadFile(p)
+		if rerr == nil && bytes.Equal(got, data) {
+			return nil
+		}
+		return errorf(ReasonExists, p, nil, "the file exists with other bytes")
+	}
+	if err != nil {
+		return errorf(ReasonIO, p, err, "")
+	}
+	return nil
 }

@@ -217,11 +217,16 @@ func (c *Config) normalize() error {
 			}
 		}
 	}
-	arch, err := resolveDir(c.Archive)
-	if err != nil {
+	var err error
+	if archive.IsURL(c.Archive) {
+		// Object storage: nothing to resolve, and the state cache needs a
+		// directory of its own.
+		if c.StateDir == "" {
+			return configError("an archive on object storage (%s) needs a local state directory: --state-dir DIR", c.Archive)
+		}
+	} else if c.Archive, err = resolveDir(c.Archive); err != nil {
 		return configError("archive %s: %v", c.Archive, err)
 	}
-	c.Archive = arch
 	if c.StateDir == "" {
 		c.StateDir = filepath.Join(c.Archive, StateDirName)
 	} else if c.StateDir, err = resolveDir(c.StateDir); err != nil {

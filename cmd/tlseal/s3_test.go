@@ -10,7 +10,7 @@ import (
 
 // s3EnvNames are the variables the S3 driver reads, passed to the
 // programs the scripts run.
-var s3EnvNames = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "S3_BUCKET", "S3_PLAIN_BUCKET"}
+var s3EnvNames = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "S3_BUCKET", "S3_PLAIN_BUCKET", "S3_ENDPOINT", "AWS_ENDPOINT_URL"}
 
 // scriptS3Env points the scripts' S3 clients at the test S3 server
 // (tests3, when it is there: the [s3] condition), with S3_BUCKET a bucket
@@ -20,6 +20,7 @@ var s3EnvNames = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_END
 func scriptS3Env(t *testing.T, deadURL string) func(env *testscript.Env) error {
 	if !tests3.Available() {
 		return func(env *testscript.Env) error {
+			env.Setenv("AWS_ENDPOINT_URL", deadURL)
 			env.Setenv("AWS_ENDPOINT_URL_S3", deadURL)
 			env.Setenv("AWS_ACCESS_KEY_ID", "nobody")
 			env.Setenv("AWS_SECRET_ACCESS_KEY", "nothing")
@@ -29,6 +30,9 @@ func scriptS3Env(t *testing.T, deadURL string) func(env *testscript.Env) error {
 	}
 	srv := tests3.Shared(t)
 	return func(env *testscript.Env) error {
+		// The fallback endpoint too: a script that empties
+		// AWS_ENDPOINT_URL_S3 still reaches no real store.
+		env.Setenv("AWS_ENDPOINT_URL", deadURL)
 		for _, kv := range srv.Env() {
 			for i := 0; i < len(kv); i++ {
 				if kv[i] == '=' {
@@ -37,6 +41,7 @@ func scriptS3Env(t *testing.T, deadURL string) func(env *testscript.Env) error {
 				}
 			}
 		}
+		env.Setenv("S3_ENDPOINT", "http://"+srv.Endpoint)
 		env.Setenv("S3_BUCKET", srv.Bucket(t, true))
 		env.Setenv("S3_PLAIN_BUCKET", srv.Bucket(t, false))
 		return nil
