@@ -5,11 +5,13 @@ package archive
 // Its durability protocol (docs/archive.md, "Archives on object storage"):
 //
 //  1. Renew the lease (s3lease.go).
-//  2. Choose the archive name and the previous version, as on disk.
-//  3. Write the intent log/pending/<seq as 16 hex digits>.<random>: the
+//  2. Seal the source into a local temporary file.
+//  3. Choose the archive name and the previous version, as on disk, and
+//     write the intent log/pending/<seq as 16 hex digits>.<random>: the
 //     pending record of docs/archive.md, once (If-None-Match: *).
-//  4. Seal the source into a local temporary file, then upload it to
-//     files/<archive name> (If-None-Match: *), with the retention.
+//  4. Upload the seal to files/<archive name> (If-None-Match: *), with the
+//     retention. Refused because an object no entry lists is there: back
+//     to 3 with the next name.
 //  5. Append the record to log/entries as a new segment at its offset
 //     (If-None-Match: *). This is the commit point: a PUT is atomic and
 //     durable when it returns, so there is no torn record to repair.
@@ -48,6 +50,9 @@ type s3Writer struct {
 	lease *s3Lease
 	stop  chan struct{} // stops the lease's renewal
 	once  sync.Once
+	// stray are archive names held by objects of files/ that no entry
+	// lists (found when an upload there was refused).
+	stray map[string]bool
 }
 
 // halt stops the lease's renewal.
@@ -116,7 +121,7 @@ func openS3Writer(dir string, opts Options) (*Writer, error) {
 }
 
 func startS3Writer(dir string, meta *Metadata, opts Options, st *s3Store, ret *Retention, lease *s3Lease) (*Writer, error) {
-	sw := &s3Writer{st: st, ret: ret, lease: lease, stop: make(chan struct{})}
+	sw := &s3Writer{st: st, ret: ret, lease: lease, stop: make(chan struct{}), stray: map[string]bool{}}
 	w := &Writer{dir: dir, meta: meta, opts: opts, log: opts.Logger.With("archive", dir), s3: sw,
 		unlock: func() {
 			sw.halt()
@@ -417,20 +422,11 @@ func (w *Writer) ingestS3(src, name string, notes []Note) (*Entry, error) {
 		return nil, errorf(ReasonInvalidArgument, src, nil, "not a regular file")
 	}
 	seq := w.n + 1
-	an, err := w.chooseName(name)
-	if err != nil {
-		return nil, err
-	}
 	prev, err := w.previousVersion(name)
 	if err != nil {
 		return nil, err
 	}
 	now := w.opts.Now()
-	pb := (&pending{Seq: seq, ArchiveName: an, Notes: notes}).marshal()
-	if err := st.putBytesOnce(fmt.Sprintf("%s/%016x.%s", pendingDir, seq, randomID()), pb, w.s3.ret, now); err != nil {
-		return nil, err
-	}
-	hook("pending.synced")
 	tmp, err := os.CreateTemp("", "tlseal-seal-*")
 	if err != nil {
 		return nil, errorf(ReasonIO, "", err, "a temporary file for the seal")
@@ -449,9 +445,31 @@ func (w *Writer) ingestS3(src, name string, notes []Note) (*Entry, error) {
 		return nil, errorf(ReasonSeal, src, err, "the file changed while it was sealed")
 	}
 	hook("sealed.synced")
-	if err := st.putReaderOnce(filesDir+"/"+an, io.NewSectionReader(tmp, 0, sealed.SealedSize), sealed.SealedSize, w.s3.ret, now); err != nil {
-		w.failed = err
-		return nil, err
+	// The archive name is the first free one; an object of files/ that
+	// no entry lists (the audit reports it) is found when the upload
+	// there is refused, and the next name is tried: no request asks
+	// beforehand whether a name is free.
+	var an string
+	for {
+		if an, err = w.chooseName(name); err != nil {
+			return nil, err
+		}
+		pb := (&pending{Seq: seq, ArchiveName: an, Notes: notes}).marshal()
+		if err := st.putBytesOnce(fmt.Sprintf("%s/%016x.%s", pendingDir, seq, randomID()), pb, w.s3.ret, now); err != nil {
+			return nil, err
+		}
+		hook("pending.synced")
+		err = st.putReaderOnce(filesDir+"/"+an, io.NewSectionReader(tmp, 0, sealed.SealedSize), sealed.SealedSize, w.s3.ret, now)
+		if ReasonOf(err) == ReasonExists && len(w.s3.stray) < 1<<16 {
+			w.s3.stray[an] = true
+			w.log.Warn("an object no log entry lists holds the archive name: the next version's name is used", "file", filesDir+"/"+an)
+			continue
+		}
+		if err != nil {
+			w.failed = err
+			return nil, err
+		}
+		break
 	}
 	hook("file.synced")
 	r := &record{Seq: seq, PrevVersion: prev, SealedSize: sealed.SealedSize, ArchiveName: an, Envelope: sealed.EnvelopeBytes, Notes: notes}

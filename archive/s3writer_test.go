@@ -460,3 +460,31 @@ func TestS3LeaseKeptWhileIdle(t *testing.T) {
 		t.Errorf("%d entries", res.Size)
 	}
 }
+
+// An object no entry lists under the next archive name (slipped into the
+// bucket): the writer takes the next version's name, and the audit
+// reports the stray object alone.
+func TestS3WriterStrayObject(t *testing.T) {
+	_, loc := newS3Location(t)
+	env := newEnv(t)
+	w, err := Create(loc, s3Opts(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := openS3(loc)
+	if err := st.putBytesOnce(filesDir+"/a.json", []byte("{}"), nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e, err := w.Ingest(env.writeJSON("a.json", 1), "a.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ArchiveName != "a.v2.json" || e.Seq != 1 {
+		t.Errorf("archived as %q, seq %d", e.ArchiveName, e.Seq)
+	}
+	w.Close()
+	res := mustCheck(t, loc, CheckOptions{}, CodeUnlistedFile)
+	if len(res.Problems) != 1 || res.Problems[0].Name != filesDir+"/a.json" {
+		t.Errorf("problems:\n%s", problemCodes(res))
+	}
+}

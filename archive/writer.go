@@ -279,8 +279,8 @@ func (w *Writer) ensureNames() error {
 // files/ (when onDisk) or by an entry of the log.
 func (w *Writer) archiveNameTaken(name string, onDisk bool) (bool, error) {
 	if onDisk && w.s3 != nil {
-		if ok, err := w.s3.st.exists(filesDir + "/" + name); err != nil || ok {
-			return ok, err
+		if w.s3.stray[name] {
+			return true, nil
 		}
 	} else if onDisk {
 		if _, err := os.Lstat(filePath(w.dir, name)); err == nil {
