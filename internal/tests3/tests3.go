@@ -95,7 +95,7 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary(t)
-	dir, err := os.MkdirTemp("", "tlseal-s3-")
+	dir, err := tempDir()
 	if err != nil {
 		t.Fatalf("tests3: %v", err)
 	}
@@ -123,7 +123,7 @@ func Shared(t testing.TB) *Server {
 	t.Helper()
 	bin := Binary(t)
 	shared.Do(func() {
-		dir, err := os.MkdirTemp("", "tlseal-s3-")
+		dir, err := tempDir()
 		if err != nil {
 			shared.err = err
 			return
@@ -134,6 +134,25 @@ func Shared(t testing.TB) *Server {
 		t.Fatalf("tests3: %v", shared.err)
 	}
 	return shared.s
+}
+
+// tempDir makes a server's data directory, named after this process, and
+// removes those of test processes that are gone (a shared server's
+// directory outlives its test binary, whose exit stops the server: no
+// test is left to remove it; a killed test binary leaves its own too).
+func tempDir() (string, error) {
+	prefix := "tlseal-s3-"
+	if old, err := filepath.Glob(filepath.Join(os.TempDir(), prefix+"*-*")); err == nil {
+		for _, d := range old {
+			pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(d), prefix), "-")
+			pid, err := strconv.Atoi(pidText)
+			if err != nil || pid == os.Getpid() || processAlive(pid) {
+				continue
+			}
+			os.RemoveAll(d)
+		}
+	}
+	return os.MkdirTemp("", fmt.Sprintf("%s%d-", prefix, os.Getpid()))
 }
 
 func randomHex(n int) string {
