@@ -147,6 +147,9 @@ func Check(dir string, opts CheckOptions) (*CheckResult, error) {
 	}
 	defer l.close()
 	c.l = l
+	if err := c.openRemote(); err != nil {
+		return nil, err
+	}
 	c.newIndexes()
 	c.checkpoint()
 
@@ -156,6 +159,7 @@ func Check(dir string, opts CheckOptions) (*CheckResult, error) {
 	if jobs <= 0 {
 		jobs = runtime.GOMAXPROCS(0)
 	}
+	jobs = c.fileWorkers(jobs)
 	work := make(chan *Entry, jobs*4)
 	var wg sync.WaitGroup
 	for range jobs {
@@ -212,6 +216,7 @@ type checker struct {
 	claims  []versionClaim // the records' prevVersion, where not 0, in seq order
 	offsets []int64        // seq-1 → offset of the record in log/entries
 	dirs    sync.Map       // directory under files/ → it is a real directory (linkedDir)
+	remote  *s3Store       // the archive's S3 store; nil on disk (checks3.go)
 }
 
 // versionClaim is a record's prevVersion.
@@ -629,6 +634,10 @@ func (c *checker) crossCheck() {
 
 // checkFile compares an entry with its sealed file.
 func (c *checker) checkFile(e *Entry) {
+	if c.remote != nil {
+		c.checkObject(e)
+		return
+	}
 	path := filePath(c.dir, e.ArchiveName)
 	name := filesDir + "/" + e.ArchiveName
 	st, err := os.Lstat(path)
@@ -671,6 +680,11 @@ func (c *checker) checkFile(e *Entry) {
 	if o.EnvelopeBytes != nil && !bytes.Equal(o.EnvelopeBytes, e.EnvelopeBytes) {
 		c.add(CodeEntryMismatch, e.Seq, name, "the file's seal is not the logged one (leaf %d)", e.Index)
 	}
+	c.judge(e, path, name, o)
+}
+
+// judge judges the seal of an opened sealed file.
+func (c *checker) judge(e *Entry, path, name string, o *timeline.Opened) {
 	if c.opts.JudgeSeal != nil {
 		c.opts.JudgeSeal(e, path, o)
 	} else if o.Envelope != nil {
@@ -707,6 +721,9 @@ func (c *checker) linkedDir(archiveName string) (string, bool) {
 // walkFiles reports files in files/ that no entry lists, and the
 // quarantine.
 func (c *checker) walkFiles() error {
+	if c.remote != nil {
+		return c.walkObjects()
+	}
 	root := filepath.Join(c.dir, filesDir)
 	err := walkBatched(root, "", func(rel string) {
 		if !c.names.has(rel) {
@@ -733,7 +750,7 @@ type recordReader struct {
 	err error
 }
 
-func newRecordReader(f *os.File) *recordReader {
+func newRecordReader(f logFile) *recordReader {
 	return &recordReader{r: bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 256<<10)}
 }
 

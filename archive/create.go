@@ -24,6 +24,9 @@ func Create(dir string, opts Options) (*Writer, error) {
 	if err := CheckLocation(dir); err != nil {
 		return nil, err
 	}
+	if isRemote(dir) {
+		return createS3(dir, opts)
+	}
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
@@ -174,11 +177,18 @@ func createLayout(dir string) error {
 // created says which. A directory that holds anything but an archive is
 // refused with ReasonExists: tlseal never adopts a folder of other files.
 func OpenOrCreate(dir string, opts Options) (w *Writer, created bool, err error) {
+	if err := CheckLocation(dir); err != nil {
+		return nil, false, err
+	}
 	if IsArchive(dir) {
 		w, err = OpenWriter(dir, opts)
 		return w, false, err
 	}
-	if des, err := os.ReadDir(dir); err == nil && len(des) > 0 {
+	if isRemote(dir) {
+		if opts.Retention == nil {
+			return nil, false, errorf(ReasonNotArchive, dir, nil, "no archive there: an archive on object storage is made with tlseal archive create %s --retention PERIOD --mode MODE", dir)
+		}
+	} else if des, err := os.ReadDir(dir); err == nil && len(des) > 0 {
 		return nil, false, errorf(ReasonExists, dir, nil, "the directory is neither an archive nor empty")
 	}
 	w, err = Create(dir, opts)

@@ -98,7 +98,7 @@ type keyHistory struct {
 // keys/first (an archive made before pinning) every key is accepted.
 func acceptedKeys(dir, origin string, keys map[uint32]*CheckpointKey) (*keyHistory, error) {
 	kh := &keyHistory{accepted: map[uint32]*CheckpointKey{}}
-	data, err := readLimited(filepath.Join(dir, filepath.FromSlash(firstKeyFile)), 256)
+	data, err := readLimitedIn(dir, firstKeyFile, 256)
 	if errors.Is(err, fs.ErrNotExist) {
 		for h, k := range keys {
 			kh.accepted[h] = k
@@ -131,8 +131,8 @@ func acceptedKeys(dir, origin string, keys map[uint32]*CheckpointKey) (*keyHisto
 		if _, ok := kh.accepted[h]; ok {
 			continue
 		}
-		name := filepath.Join(dir, keysDir, fmt.Sprintf("%08x", h)+rotationSuffix)
-		msg, err := readLimited(name, maxCheckpointLen)
+		name := keysDir + "/" + fmt.Sprintf("%08x", h) + rotationSuffix
+		msg, err := readLimitedIn(dir, name, maxCheckpointLen)
 		if errors.Is(err, fs.ErrNotExist) {
 			kh.problems = append(kh.problems, fmt.Errorf("%s/%s: key %08x has no rotation statement from an earlier key: it may not sign checkpoints", keysDir, keyFileName(h), h))
 			continue

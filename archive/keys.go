@@ -43,40 +43,45 @@ func writeKey(dir string, s *timeline.Signer) (uint32, error) {
 	if _, err := os.Stat(path); err == nil {
 		return h, nil
 	}
+	if err := atomicfile.WriteFile(path, keyPEM(s), 0o644, false); err != nil && !errors.Is(err, atomicfile.ErrExists) {
+		return 0, errorf(ReasonIO, path, err, "writing the checkpoint key")
+	}
+	return h, nil
+}
+
+// keyPEM is the content of keys/<keyhash>.pem: the signer's certificate,
+// then its intermediates.
+func keyPEM(s *timeline.Signer) []byte {
 	var b bytes.Buffer
 	pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: s.Cert.Raw})
 	for _, c := range s.Intermediates {
 		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 	}
-	if err := atomicfile.WriteFile(path, b.Bytes(), 0o644, false); err != nil && !errors.Is(err, atomicfile.ErrExists) {
-		return 0, errorf(ReasonIO, path, err, "writing the checkpoint key")
-	}
-	return h, nil
+	return b.Bytes()
 }
 
 // readKeys reads keys/*.pem. A file that does not parse, or whose name is
 // not the hash of its key, is returned in bad (Check reports it).
 func readKeys(dir string) (keys map[uint32]*CheckpointKey, bad []error, err error) {
 	keys = map[uint32]*CheckpointKey{}
-	des, err := os.ReadDir(filepath.Join(dir, keysDir))
+	des, err := listArchiveDir(dir, keysDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return keys, nil, nil
 	}
 	if err != nil {
 		return nil, nil, errorf(ReasonIO, keysDir, err, "")
 	}
-	for _, de := range des {
-		name := de.Name()
+	for _, name := range des {
 		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".pem") {
 			continue
 		}
 		h64, perr := strconv.ParseUint(strings.TrimSuffix(name, ".pem"), 16, 32)
-		path := filepath.Join(dir, keysDir, name)
+		path := layoutPath(dir, keysDir+"/"+name)
 		if perr != nil || len(name) != len("00000000.pem") {
 			bad = append(bad, fmt.Errorf("%s/%s: not named <8 hex digits>.pem", keysDir, name))
 			continue
 		}
-		data, err := os.ReadFile(path)
+		data, err := readArchiveFile(dir, keysDir+"/"+name)
 		if err != nil {
 			return nil, nil, errorf(ReasonIO, path, err, "")
 		}
@@ -112,7 +117,7 @@ func readAcceptedKeys(dir, origin string) (accepted map[uint32]*CheckpointKey, k
 // its signature names, which must be one of keys (the accepted keys). The
 // Checkpoint is nil when there is none.
 func readCheckpoint(dir, origin string, keys map[uint32]*CheckpointKey) (*Checkpoint, *CheckpointKey, error) {
-	data, err := readLimited(filepath.Join(dir, checkpointFile), maxCheckpointLen)
+	data, err := readLimitedIn(dir, checkpointFile, maxCheckpointLen)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}

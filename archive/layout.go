@@ -61,14 +61,18 @@ type Metadata struct {
 // DefaultOrigin is the checkpoint origin of a chain when none is given.
 func DefaultOrigin(chainID string) string { return "tlseal.local/" + chainID }
 
-// CheckLocation refuses an archive location that is a URL
-// (s3://bucket/prefix and the like): archives live in directories in this
-// version, and a URL taken for a relative path would quietly become a
-// local directory named "s3:".
+// CheckLocation checks an archive location: a directory, or
+// s3://BUCKET/PREFIX (object storage, s3store.go). Any other URL is
+// refused: a URL taken for a relative path would quietly become a local
+// directory named "gs:".
 func CheckLocation(dir string) error {
-	scheme, _, ok := strings.Cut(dir, "://")
-	if ok && scheme != "" && !strings.ContainsAny(scheme, `/\.`) {
-		return errorf(ReasonInvalidArgument, dir, nil, "%s:// archives (object storage) are not supported by this version of tlseal: give a directory", scheme)
+	if IsURL(dir) {
+		scheme, _, _ := strings.Cut(dir, "://")
+		if scheme == "s3" {
+			_, err := parseS3Location(dir)
+			return err
+		}
+		return errorf(ReasonInvalidArgument, dir, nil, "%s:// archives are not supported by this version of tlseal: give a directory or s3://BUCKET/PREFIX", scheme)
 	}
 	return nil
 }
@@ -77,6 +81,9 @@ func CheckLocation(dir string) error {
 func IsArchive(dir string) bool {
 	if CheckLocation(dir) != nil {
 		return false
+	}
+	if isRemote(dir) {
+		return isRemoteArchive(dir)
 	}
 	st, err := os.Stat(filepath.Join(dir, metadataFile))
 	return err == nil && st.Mode().IsRegular()
@@ -87,13 +94,13 @@ func ReadMetadata(dir string) (*Metadata, error) {
 	if err := CheckLocation(dir); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, metadataFile)
-	data, err := os.ReadFile(path)
+	path := layoutPath(dir, metadataFile)
+	data, err := readArchiveFile(dir, metadataFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errorf(ReasonNotArchive, dir, nil, "no %s", metadataFile)
 	}
 	if err != nil {
-		return nil, errorf(ReasonIO, path, err, "")
+		return nil, wrapIO(path, err)
 	}
 	if len(data) > 64<<10 {
 		return nil, errorf(ReasonCorrupt, path, nil, "metadata file of %d bytes", len(data))
@@ -143,11 +150,20 @@ func newChainID() (string, error) {
 }
 
 func writeMetadata(dir string, m *Metadata) error {
-	data, err := json.MarshalIndent(m, "", "  ")
+	data, err := metadataBytes(m)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(filepath.Join(dir, metadataFile), append(data, '\n'), 0o644, false)
+	return atomicfile.WriteFile(filepath.Join(dir, metadataFile), data, 0o644, false)
+}
+
+// metadataBytes is the content of archive.json.
+func metadataBytes(m *Metadata) ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
 }
 
 func nowUTC() string { return time.Now().UTC().Format(time.RFC3339) }

@@ -68,7 +68,7 @@ func newEntry(r *record, off int64, length int) *Entry {
 // logFiles are the open files of log/.
 type logFiles struct {
 	dir                    string
-	entries, hashes, index *os.File
+	entries, hashes, index logFile
 }
 
 func openLog(dir string, write bool) (*logFiles, error) {
@@ -76,10 +76,13 @@ func openLog(dir string, write bool) (*logFiles, error) {
 	if write {
 		flag = os.O_RDWR
 	}
+	if isRemote(dir) {
+		return openS3Log(dir, write)
+	}
 	l := &logFiles{dir: dir}
 	for _, f := range []struct {
 		name string
-		dst  **os.File
+		dst  *logFile
 	}{{entriesFile, &l.entries}, {hashesFile, &l.hashes}, {indexFile, &l.index}} {
 		fh, err := os.OpenFile(filepath.Join(dir, filepath.FromSlash(f.name)), flag, 0)
 		if err != nil {
@@ -95,14 +98,14 @@ func openLog(dir string, write bool) (*logFiles, error) {
 }
 
 func (l *logFiles) close() {
-	for _, f := range []*os.File{l.entries, l.hashes, l.index} {
+	for _, f := range []logFile{l.entries, l.hashes, l.index} {
 		if f != nil {
 			f.Close()
 		}
 	}
 }
 
-func fileSize(f *os.File) (int64, error) {
+func fileSize(f logFile) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err
@@ -211,7 +214,7 @@ type recordScanner struct {
 	buf  []byte
 }
 
-func newRecordScanner(f *os.File, off, size int64) *recordScanner {
+func newRecordScanner(f logFile, off, size int64) *recordScanner {
 	return &recordScanner{r: bufio.NewReaderSize(io.NewSectionReader(f, off, size-off), 1<<20), off: off, size: size}
 }
 
@@ -249,7 +252,7 @@ func (s *recordScanner) next() (*record, int64, int, error) {
 // tornTail reports whether the invalid record at off may be repaired by
 // truncating the file there: it is cut short, or it is the last record,
 // or nothing but zero bytes follow (what a power failure can leave).
-func tornTail(f *os.File, off, size int64, rerr error) bool {
+func tornTail(f logFile, off, size int64, rerr error) bool {
 	var re *RecordError
 	if !errors.As(rerr, &re) {
 		return false

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"iter"
-	"path/filepath"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -93,10 +92,10 @@ func (r *Reader) FilePath(e *Entry) string { return filePath(r.dir, e.ArchiveNam
 // caller's decision (the key's certificate is returned).
 func (r *Reader) Checkpoint() (*Checkpoint, *CheckpointKey, error) {
 	if r.cpErr != nil {
-		return nil, nil, errorf(ReasonBadSignature, filepath.Join(r.dir, checkpointFile), r.cpErr, "")
+		return nil, nil, errorf(ReasonBadSignature, layoutPath(r.dir, checkpointFile), r.cpErr, "")
 	}
 	if r.cp == nil {
-		return nil, nil, errorf(ReasonNotFound, filepath.Join(r.dir, checkpointFile), nil, "the archive has no checkpoint")
+		return nil, nil, errorf(ReasonNotFound, layoutPath(r.dir, checkpointFile), nil, "the archive has no checkpoint")
 	}
 	if r.cp.Size > r.size {
 		return nil, nil, errorf(ReasonCorrupt, r.dir, nil, "the checkpoint covers %d entries, the log holds %d", r.cp.Size, r.size)

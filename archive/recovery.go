@@ -268,7 +268,13 @@ func (w *Writer) checkOrphan(path string, p *pending) (*record, string) {
 	if err != nil || !st.Mode().IsRegular() {
 		return nil, "not a regular file"
 	}
-	o, err := timeline.Open(f, st.Size())
+	return w.checkOrphanSeal(f, st.Size(), p)
+}
+
+// checkOrphanSeal is checkOrphan of the file's bytes (on disk or in a
+// bucket).
+func (w *Writer) checkOrphanSeal(f io.ReaderAt, size int64, p *pending) (*record, string) {
+	o, err := timeline.Open(f, size)
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -293,5 +299,5 @@ func (w *Writer) checkOrphan(path string, p *pending) (*record, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	return &record{Seq: p.Seq, PrevVersion: prev, SealedSize: st.Size(), ArchiveName: p.ArchiveName, Envelope: o.EnvelopeBytes, Notes: p.Notes}, ""
+	return &record{Seq: p.Seq, PrevVersion: prev, SealedSize: size, ArchiveName: p.ArchiveName, Envelope: o.EnvelopeBytes, Notes: p.Notes}, ""
 }

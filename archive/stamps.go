@@ -77,6 +77,7 @@ func parseStampName(name string) (size int64, ext string, ok bool) {
 // every entry the older did).
 type stamper struct {
 	dir    string
+	put    func(name string, data []byte) error // Writer.writeLayoutFile
 	ts     Timestamper
 	done   func(size int64, err error)
 	mu     sync.Mutex
@@ -96,9 +97,9 @@ type stampJob struct {
 	note []byte
 }
 
-func newStamper(dir string, ts Timestamper, done func(int64, error)) *stamper {
+func newStamper(dir string, ts Timestamper, put func(string, []byte) error, done func(int64, error)) *stamper {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &stamper{dir: dir, ts: ts, done: done, wake: make(chan struct{}, 1), idle: make(chan struct{}),
+	s := &stamper{dir: dir, ts: ts, put: put, done: done, wake: make(chan struct{}, 1), idle: make(chan struct{}),
 		ctx: ctx, stop: cancel, exit: make(chan struct{})}
 	close(s.idle)
 	s.isIdle = true
@@ -145,7 +146,7 @@ func (s *stamper) run() {
 			}
 			s.lastN = job.size
 			s.mu.Unlock()
-			err := stampCheckpoint(s.ctx, s.dir, job.size, job.note, s.ts)
+			err := stampCheckpoint(s.ctx, s.dir, job.size, job.note, s.ts, s.put)
 			if s.done != nil {
 				s.done(job.size, err)
 			}
@@ -175,20 +176,20 @@ func (s *stamper) close(wait time.Duration) {
 // stampCheckpoint keeps the checkpoint's note in checkpoints/ and asks the
 // TSA for its token. The note is written first: when the request fails,
 // the note stays without a token (audits report timestamp.missing, tlseal
-// timestamp completes it). An existing token is never replaced.
-func stampCheckpoint(ctx context.Context, dir string, size int64, note []byte, ts Timestamper) error {
-	tokPath := filepath.Join(dir, filepath.FromSlash(stampTokenName(size)))
-	if _, err := os.Lstat(tokPath); err == nil {
+// timestamp completes it). An existing token is never replaced. put
+// writes a new file of the layout once (Writer.writeLayoutFile; nil: on
+// disk, for Timestamp, which holds the archive's lock).
+func stampCheckpoint(ctx context.Context, dir string, size int64, note []byte, ts Timestamper, put func(string, []byte) error) error {
+	if put == nil {
+		put = func(name string, data []byte) error { return writeFileOnce(dir, name, data) }
+	}
+	if _, err := readLimitedIn(dir, stampTokenName(size), timeline.MaxTokenSize); err == nil {
 		return nil
 	}
-	if err := mkdirDurable(dir, filepath.Join(dir, stampsDir)); err != nil {
-		return errorf(ReasonIO, filepath.Join(dir, stampsDir), err, "")
-	}
-	notePath := filepath.Join(dir, filepath.FromSlash(stampNoteName(size)))
-	if old, err := readLimited(notePath, maxCheckpointLen); err == nil {
+	if old, err := readLimitedIn(dir, stampNoteName(size), maxCheckpointLen); err == nil {
 		note = old // stamp the note kept, which a token may not cover yet
-	} else if err := atomicfile.WriteFile(notePath, note, 0o444, false); err != nil && !errors.Is(err, fs.ErrExist) {
-		return errorf(ReasonIO, notePath, err, "")
+	} else if err := put(stampNoteName(size), note); err != nil {
+		return err
 	}
 	sum := sha256.Sum256(note)
 	tok, err := ts(ctx, sum[:])
@@ -198,10 +199,50 @@ func stampCheckpoint(ctx context.Context, dir string, size int64, note []byte, t
 	if len(tok) > timeline.MaxTokenSize {
 		return fmt.Errorf("timestamping checkpoint %d: the token is %d bytes (at most %d)", size, len(tok), timeline.MaxTokenSize)
 	}
-	if err := atomicfile.WriteFile(tokPath, tok, 0o444, false); err != nil && !errors.Is(err, fs.ErrExist) {
-		return errorf(ReasonIO, tokPath, err, "")
+	return put(stampTokenName(size), tok)
+}
+
+// writeFileOnce is Writer.writeLayoutFile on disk without a Writer.
+func writeFileOnce(dir, name string, data []byte) error {
+	p := filepath.Join(dir, filepath.FromSlash(name))
+	if err := mkdirDurable(dir, filepath.Dir(p)); err != nil {
+		return errorf(ReasonIO, p, err, "")
+	}
+	if err := atomicfile.WriteFile(p, data, 0o444, false); err != nil && !errors.Is(err, fs.ErrExist) {
+		return errorf(ReasonIO, p, err, "")
 	}
 	return nil
+}
+
+// sealTimestampHook is the timeline.SealOptions.Timestamp of an ingest
+// (nil without Options.SealTimestamp). In best-effort mode a TSA failure
+// is put in *failed and the file sealed without a token.
+func (w *Writer) sealTimestampHook(failed *error) func(sig []byte) ([]byte, error) {
+	if w.opts.SealTimestamp == nil {
+		return nil
+	}
+	return func(sig []byte) ([]byte, error) {
+		if !w.opts.SealTimestampBestEffort {
+			return w.opts.SealTimestamp(sig)
+		}
+		if err := w.tsaOff.skip(time.Now()); err != nil {
+			*failed = err
+			return nil, nil
+		}
+		tok, err := w.opts.SealTimestamp(sig)
+		w.tsaOff.outcome(time.Now(), err)
+		if err != nil {
+			*failed = err
+			return nil, nil
+		}
+		return tok, nil
+	}
+}
+
+// withTimestampMissing adds the note of a seal made without its token.
+func withTimestampMissing(notes []Note, err error) []Note {
+	return append(slices.Clip(notes), Note{Code: CodeTimestampMissing, Severity: NoteWarning,
+		Message: "sealed without its timestamp token: " + err.Error()})
 }
 
 // StampResult is what Timestamp did for one checkpoint.
@@ -216,6 +257,9 @@ type StampResult struct {
 // the archive's lock, so it refuses while a writer appends (the watcher
 // stamps its own checkpoints).
 func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, error) {
+	if isRemote(dir) {
+		return nil, errorf(ReasonUnsupported, dir, nil, "tlseal timestamp does not add tokens to an archive on object storage yet: its writer (ingest or watch --tsa) stamps the checkpoints it makes; a checkpoint left without a token stays reported as timestamp.missing")
+	}
 	meta, err := ReadMetadata(dir)
 	if err != nil {
 		return nil, err
@@ -260,7 +304,7 @@ func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, 
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		out = append(out, StampResult{Size: size, Err: stampCheckpoint(ctx, dir, size, todo[size], ts)})
+		out = append(out, StampResult{Size: size, Err: stampCheckpoint(ctx, dir, size, todo[size], ts, nil)})
 	}
 	return out, nil
 }
@@ -285,22 +329,40 @@ type stampFiles struct {
 // <size>.note or <size>.tst come back in the first element's badNames
 // (size -1).
 func listStamps(dir string) ([]stampFiles, error) {
-	ents, err := os.ReadDir(filepath.Join(dir, stampsDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	type entry struct {
+		name    string
+		regular bool
 	}
-	if err != nil {
-		return nil, errorf(ReasonIO, filepath.Join(dir, stampsDir), err, "")
+	var ents []entry
+	if isRemote(dir) {
+		names, err := listArchiveDir(dir, stampsDir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, errorf(ReasonIO, layoutPath(dir, stampsDir), err, "")
+		}
+		for _, n := range names {
+			ents = append(ents, entry{n, true}) // objects are files
+		}
+	} else {
+		des, err := os.ReadDir(filepath.Join(dir, stampsDir))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, errorf(ReasonIO, filepath.Join(dir, stampsDir), err, "")
+		}
+		for _, de := range des {
+			ents = append(ents, entry{de.Name(), de.Type().IsRegular()})
+		}
 	}
 	by := map[int64]*stampFiles{}
 	var bad []string
 	for _, de := range ents {
-		name := de.Name()
+		name := de.name
 		if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
 			continue // an atomicfile temporary left by a crash
 		}
 		size, ext, ok := parseStampName(name)
-		if !ok || !de.Type().IsRegular() {
+		if !ok || !de.regular {
 			bad = append(bad, name)
 			continue
 		}
@@ -365,7 +427,7 @@ func (c *checker) stamps(keys map[uint32]*CheckpointKey) {
 			c.add(CodeTimestampInvalid, 0, tokName, "a token without its checkpoint note %s: it vouches for nothing", noteName)
 			continue
 		}
-		note, err := readLimited(filepath.Join(c.dir, filepath.FromSlash(noteName)), maxCheckpointLen)
+		note, err := readLimitedIn(c.dir, noteName, maxCheckpointLen)
 		if err != nil {
 			c.add(CodeCheckpointInvalid, 0, noteName, "%v", err)
 			continue
@@ -391,7 +453,7 @@ func (c *checker) stamps(keys map[uint32]*CheckpointKey) {
 			c.add(CodeTimestampMissing, 0, noteName, "checkpoint %d has no timestamp token (its TSA request failed): run tlseal timestamp on the archive", cp.Size)
 			continue
 		}
-		der, err := readLimited(filepath.Join(c.dir, filepath.FromSlash(tokName)), timeline.MaxTokenSize)
+		der, err := readLimitedIn(c.dir, tokName, timeline.MaxTokenSize)
 		if err != nil {
 			c.add(CodeTimestampInvalid, 0, tokName, "%v", err)
 			continue

@@ -112,6 +112,9 @@ func expect(t *testing.T, dir string, opts CheckOptions, codes ...string) *Check
 		t.Error("Check found nothing")
 	}
 	t.Log("\n" + problemCodes(res))
+	if !isRemote(dir) {
+		compareOnS3(t, dir, opts, res)
+	}
 	return res
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -68,6 +67,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock for signedAt (default time.Now).
 	Now func() time.Time
+	// Retention (Create on s3:// only) is the new archive's retention
+	// policy: every object it writes is locked so (docs/archive.md,
+	// "Archives on object storage").
+	Retention *Retention
 }
 
 // Defaults of Options.
@@ -134,12 +137,19 @@ type Writer struct {
 	timer       *time.Timer
 	failed      error // a failure that left the state unknown: reopen to recover
 	closed      bool
+	s3          *s3Writer // the S3 driver's state (s3writer.go); nil on disk
 }
 
 // OpenWriter opens an existing archive for appending: it takes the lock
 // (a second writer gets a Locked error) and runs recovery (see
 // docs/archive.md, "Recovery"), logging what it repaired.
 func OpenWriter(dir string, opts Options) (*Writer, error) {
+	if err := CheckLocation(dir); err != nil {
+		return nil, err
+	}
+	if isRemote(dir) {
+		return openS3Writer(dir, opts)
+	}
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
@@ -185,17 +195,24 @@ func openWriter(dir string, meta *Metadata, opts Options, unlock func(), fresh b
 		w.release()
 		return nil, err
 	}
-	if opts.Timestamper != nil {
-		w.stamps = newStamper(dir, opts.Timestamper, func(size int64, err error) {
-			if err != nil {
-				w.log.Warn("checkpoint timestamp failed: the checkpoint stays without a token until tlseal timestamp adds one", "size", size, "err", err)
-			}
-			if opts.OnTimestamp != nil {
-				opts.OnTimestamp(size, err)
-			}
-		})
-	}
+	w.startStamper()
 	return w, nil
+}
+
+// startStamper starts the background stamping of checkpoints when
+// Options.Timestamper is set (both storage drivers).
+func (w *Writer) startStamper() {
+	if w.opts.Timestamper == nil {
+		return
+	}
+	w.stamps = newStamper(w.dir, w.opts.Timestamper, w.writeLayoutFile, func(size int64, err error) {
+		if err != nil {
+			w.log.Warn("checkpoint timestamp failed: the checkpoint stays without a token until tlseal timestamp adds one", "size", size, "err", err)
+		}
+		if w.opts.OnTimestamp != nil {
+			w.opts.OnTimestamp(size, err)
+		}
+	})
 }
 
 // ChainID is the archive's chain id.
@@ -306,7 +323,11 @@ func (w *Writer) ensureNames() error {
 // archiveNameTaken reports whether an archive name is used: by a file in
 // files/ (when onDisk) or by an entry of the log.
 func (w *Writer) archiveNameTaken(name string, onDisk bool) (bool, error) {
-	if onDisk {
+	if onDisk && w.s3 != nil {
+		if w.s3.stray[name] {
+			return true, nil
+		}
+	} else if onDisk {
 		if _, err := os.Lstat(filePath(w.dir, name)); err == nil {
 			return true, nil
 		} else if !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
@@ -413,6 +434,9 @@ func (w *Writer) IngestWithNotes(src, name string, notes []Note) (*Entry, error)
 }
 
 func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
+	if w.s3 != nil {
+		return w.ingestS3(src, name, notes)
+	}
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, errorf(ReasonIO, src, err, "")
@@ -457,24 +481,7 @@ func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 		Chain: &timeline.Chain{ID: w.meta.ChainID, Seq: seq, Prev: w.prevHash},
 	}
 	var tsaErr error // the TSA failed, best effort: sealed without a token
-	if w.opts.SealTimestamp != nil {
-		sopts.Timestamp = func(sig []byte) ([]byte, error) {
-			if !w.opts.SealTimestampBestEffort {
-				return w.opts.SealTimestamp(sig)
-			}
-			if err := w.tsaOff.skip(time.Now()); err != nil {
-				tsaErr = err
-				return nil, nil
-			}
-			tok, err := w.opts.SealTimestamp(sig)
-			w.tsaOff.outcome(time.Now(), err)
-			if err != nil {
-				tsaErr = err
-				return nil, nil
-			}
-			return tok, nil
-		}
-	}
+	sopts.Timestamp = w.sealTimestampHook(&tsaErr)
 	sealed, err := timeline.Seal(out, in, before.Size(), sopts)
 	if err != nil {
 		out.Close()
@@ -482,8 +489,7 @@ func (w *Writer) ingest(src, name string, notes []Note) (*Entry, error) {
 	}
 	if tsaErr != nil {
 		// The entry says why it has no token; recovery needs the note too.
-		notes = append(slices.Clip(notes), Note{Code: CodeTimestampMissing, Severity: NoteWarning,
-			Message: "sealed without its timestamp token: " + tsaErr.Error()})
+		notes = withTimestampMissing(notes, tsaErr)
 		pb := (&pending{Seq: seq, ArchiveName: an, Notes: notes}).marshal()
 		if _, err := w.pend.WriteAt(pb, 0); err != nil {
 			out.Close()
@@ -606,6 +612,9 @@ func (w *Writer) Checkpoint() (*Checkpoint, error) {
 }
 
 func (w *Writer) checkpointLocked() (*Checkpoint, error) {
+	if w.s3 != nil {
+		return w.checkpointS3()
+	}
 	if err := w.syncDerived(); err != nil {
 		return nil, err
 	}

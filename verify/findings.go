@@ -154,6 +154,7 @@ var Codes = map[string]CodeInfo{
 	archive.CodeChainDuplicate:      {SevError, EffectFail, "a chain sequence number occurs twice"},
 	archive.CodeChainPrevMismatch:   {SevError, EffectFail, "a seal's prev is not the hash of the previous envelope"},
 	archive.CodeChainIDMismatch:     {SevError, EffectFail, "a seal's chain id is not the archive's"},
+	archive.CodeRetentionMissing:    {SevError, EffectFail, "an object of an archive on object storage has no Object Lock retention, a weaker mode or a shorter one than the archive's policy, or the archive has no policy"},
 
 	// Offline inclusion proofs (tlseal verify --proof).
 	CodeProofInvalid:      {SevError, EffectFail, "the inclusion proof does not parse, or its audit path or checkpoint signature does not verify"},

@@ -143,6 +143,9 @@ func (c *Config) normalize() error {
 	if err := archive.CheckLocation(c.Archive); err != nil {
 		return configError("%v", err)
 	}
+	if c.InPlace && archive.IsURL(c.Archive) {
+		return configError("in-place replacement copies sealed files back from the archive: it needs an archive directory, not %s", c.Archive)
+	}
 	if c.Signer == nil {
 		return configError("no signer (--cert/--key)")
 	}
@@ -226,11 +229,16 @@ func (c *Config) normalize() error {
 			}
 		}
 	}
-	arch, err := resolveDir(c.Archive)
-	if err != nil {
+	var err error
+	if archive.IsURL(c.Archive) {
+		// Object storage: nothing to resolve, and the state cache needs a
+		// directory of its own.
+		if c.StateDir == "" {
+			return configError("an archive on object storage (%s) needs a local state directory: --state-dir DIR", c.Archive)
+		}
+	} else if c.Archive, err = resolveDir(c.Archive); err != nil {
 		return configError("archive %s: %v", c.Archive, err)
 	}
-	c.Archive = arch
 	if c.StateDir == "" {
 		c.StateDir = filepath.Join(c.Archive, StateDirName)
 	} else if c.StateDir, err = resolveDir(c.StateDir); err != nil {
@@ -386,7 +394,7 @@ func LoadFileConfig(file string) (*FileConfig, error) {
 	}
 	dir := filepath.Dir(file)
 	rel := func(p string) string {
-		if p == "" || filepath.IsAbs(p) || archive.CheckLocation(p) != nil {
+		if p == "" || filepath.IsAbs(p) || archive.IsURL(p) {
 			return p
 		}
 		return filepath.Join(dir, p)

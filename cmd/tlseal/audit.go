@@ -97,6 +97,10 @@ func checkArchiveDir(dir string) error {
 	if archive.IsArchive(dir) {
 		return nil
 	}
+	if archive.IsURL(dir) {
+		_, err := archive.ReadMetadata(dir) // the typed error: not an archive, unreachable, refused
+		return err
+	}
 	if _, err := os.Stat(dir); err != nil {
 		return fmt.Errorf("archive %s: %w", dir, err)
 	}

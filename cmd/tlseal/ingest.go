@@ -168,8 +168,17 @@ func printCheckpointSummary(out io.Writer, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "checkpoint: %s, root %s (%s)\n", entries(cp.Size), base64.StdEncoding.EncodeToString(cp.Root[:]), filepath.Join(dir, "checkpoint"))
+	fmt.Fprintf(out, "checkpoint: %s, root %s (%s)\n", entries(cp.Size), base64.StdEncoding.EncodeToString(cp.Root[:]), archiveFile(dir, "checkpoint"))
 	return nil
+}
+
+// archiveFile names a file of an archive: a path in a directory, a URL on
+// object storage.
+func archiveFile(dir, name string) string {
+	if archive.IsURL(dir) {
+		return strings.TrimSuffix(dir, "/") + "/" + name
+	}
+	return filepath.Join(dir, filepath.FromSlash(name))
 }
 
 // cliLogger shows the archive's recovery messages on standard error.

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/tlseal/tlseal/internal/samples"
 	"github.com/tlseal/tlseal/internal/softhsm"
 	"github.com/tlseal/tlseal/internal/testpki"
+	"github.com/tlseal/tlseal/internal/tests3"
 	"github.com/tlseal/tlseal/internal/testtsa"
 	"github.com/tlseal/tlseal/tokenkey"
 )
@@ -48,8 +50,15 @@ func TestScripts(t *testing.T) {
 	}
 	deadURL := "http://" + ln.Addr().String() + "/tsr"
 	ln.Close()
+	s3env := scriptS3Env(t, "http://"+ln.Addr().String())
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Condition: func(cond string) (bool, error) {
+			if cond == "s3" {
+				return tests3.Available(), nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"status":      cmdStatus,
 			"testpki":     cmdTestPKI,
@@ -68,6 +77,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("TSA_URL", tsaURL)
 			env.Setenv("TSA_GARBAGE_URL", garbageURL)
 			env.Setenv("TSA_DEAD_URL", deadURL)
+			if err := s3env(env); err != nil {
+				return err
+			}
 			if tsaCA != "" {
 				return os.WriteFile(filepath.Join(env.WorkDir, "tsa-ca.pem"), []byte(tsaCA), 0o644)
 			}
@@ -99,6 +111,9 @@ func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.Env = []string{"PATH=" + ts.Getenv("PATH"), "HOME=" + ts.Getenv("HOME"), "TMPDIR=" + ts.Getenv("TMPDIR"),
 		"TLSEAL_CERTSTORE_PASSWORD_HEX=" + ts.Getenv("TLSEAL_CERTSTORE_PASSWORD_HEX"), "SOFTHSM2_CONF=" + ts.Getenv("SOFTHSM2_CONF"),
 		"TESTSIGNER_KEY=" + ts.Getenv("TESTSIGNER_KEY"), "TESTSIGNER_MODE=" + ts.Getenv("TESTSIGNER_MODE")}
+	for _, k := range s3EnvNames {
+		cmd.Env = append(cmd.Env, k+"="+ts.Getenv(k))
+	}
 	out, err := cmd.CombinedOutput()
 	got := 0
 	var ee *exec.ExitError

@@ -41,6 +41,7 @@ a playable WAV), and verifies seals offline years later.
 	cmd.SetOut(opts.stdout)
 	cmd.SetErr(opts.stderr)
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error { return opts.applyStorageConfig() }
 	cmd.AddCommand(
 		newSignCommand(opts),
 		newVerifyCommand(opts),
@@ -52,6 +53,7 @@ a playable WAV), and verifies seals offline years later.
 		newIngestCommand(opts),
 		newProofCommand(opts),
 		newTimestampCommand(opts),
+		newArchiveCommand(opts),
 		newCertstoreCommand(opts),
 		newPKICommand(opts),
 		newVersionCommand(opts),
@@ -71,14 +73,15 @@ a playable WAV), and verifies seals offline years later.
 // store flags, so that no help lists a flag its command ignores.
 var storeCommands = map[string]bool{
 	"sign": true, "verify": true, "inspect": true, "audit": true, "ingest": true, "watch": true, "certstore": true,
-	"pki": true, // pki init writes a store
+	"pki":     true, // pki init writes a store
+	"archive": true, // archive create resolves the signer
 }
 
 // addStoreFlags adds --config, --certstore, --password-hex and
 // --password-file to c and its subcommands.
 func addStoreFlags(c *cobra.Command, opts *rootOptions) {
 	pf := c.PersistentFlags()
-	pf.StringVar(&opts.configFile, "config", "", "JSON configuration file (certStoreFileName, security{certificate,key}, caCertificates[])")
+	pf.StringVar(&opts.configFile, "config", "", "JSON configuration file (certStoreFileName, security{certificate,key}, caCertificates[], storage{s3{endpoint,region,addressing,profile}})")
 	pf.StringVar(&opts.certstoreFile, "certstore", "", "encrypted certificate store file")
 	pf.StringVar(&opts.passwordHex, "password-hex", "", "certificate store password as hex (or env TLSEAL_CERTSTORE_PASSWORD_HEX; a passphrase: env TLSEAL_CERTSTORE_PASSWORD)")
 	pf.StringVar(&opts.passwordFile, "password-file", "", "file holding the certificate store passphrase (text; one trailing newline is not part of it)")

@@ -62,7 +62,7 @@ func runTimestamp(ctx context.Context, root *rootOptions, opts *timestampOptions
 	if err != nil {
 		return err
 	}
-	if st, err := os.Stat(target); err == nil && st.IsDir() || archive.CheckLocation(target) != nil {
+	if st, err := os.Stat(target); err == nil && st.IsDir() || archive.IsURL(target) {
 		if err := checkArchiveDir(target); err != nil {
 			return err
 		}
