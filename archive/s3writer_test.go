@@ -392,7 +392,7 @@ func TestLayoutFileBothDrivers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []struct{ name, data string }{{"checkpoints/0000000000000001.note", "note"}, {"checkpoints/0000000000000001.tsr", "token"}} {
+		for _, f := range []struct{ name, data string }{{stampNoteName(1), "note"}, {stampTokenName(1), "token"}} {
 			if err := w.writeLayoutFile(f.name, []byte(f.data)); err != nil {
 				t.Fatalf("%s: %v", dir, err)
 			}
@@ -412,10 +412,13 @@ func TestLayoutFileBothDrivers(t *testing.T) {
 		}
 		w.Close()
 		names, err := listArchiveDir(dir, "checkpoints")
-		if err != nil || strings.Join(names, " ") != "0000000000000001.note 0000000000000001.tsr" {
+		if err != nil || strings.Join(names, " ") != "1.note 1.tst" {
 			t.Fatalf("%s: listed %q, %v", dir, names, err)
 		}
-		mustCheck(t, dir, CheckOptions{})
+		// Not a signed note: Check says so, on both drivers alike.
+		if res := mustCheck(t, dir, CheckOptions{}, CodeCheckpointInvalid); !res.Has(CodeCheckpointInvalid) {
+			t.Errorf("%s: a kept note that is no checkpoint was not reported", dir)
+		}
 	}
 }
 
