@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,7 +279,7 @@ func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, 
 		return nil, errorf(ReasonCorrupt, filepath.Join(dir, checkpointFile), err, "the checkpoint does not verify: it is not timestamped")
 	}
 	todo := map[int64][]byte{}
-	sizes, err := listStamps(dir)
+	sizes, _, err := listStamps(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +301,7 @@ func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, 
 		}
 	}
 	var out []StampResult
-	for _, size := range slices.Sorted(mapsKeys(todo)) {
+	for _, size := range slices.Sorted(maps.Keys(todo)) {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
@@ -309,26 +310,14 @@ func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, 
 	return out, nil
 }
 
-func mapsKeys(m map[int64][]byte) func(func(int64) bool) {
-	return func(yield func(int64) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 type stampFiles struct {
 	size        int64
 	note, token bool
-	badNames    []string
 }
 
-// listStamps lists checkpoints/ by size; names that are not
-// <size>.note or <size>.tst come back in the first element's badNames
-// (size -1).
-func listStamps(dir string) ([]stampFiles, error) {
+// listStamps lists checkpoints/ by size, and the names in it that are not
+// <size>.note or <size>.tst (nor a crash's temporary file).
+func listStamps(dir string) (_ []stampFiles, bad []string, _ error) {
 	type entry struct {
 		name    string
 		regular bool
@@ -337,7 +326,7 @@ func listStamps(dir string) ([]stampFiles, error) {
 	if isRemote(dir) {
 		names, err := listArchiveDir(dir, stampsDir)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, errorf(ReasonIO, layoutPath(dir, stampsDir), err, "")
+			return nil, nil, errorf(ReasonIO, layoutPath(dir, stampsDir), err, "")
 		}
 		for _, n := range names {
 			ents = append(ents, entry{n, true}) // objects are files
@@ -345,17 +334,16 @@ func listStamps(dir string) ([]stampFiles, error) {
 	} else {
 		des, err := os.ReadDir(filepath.Join(dir, stampsDir))
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if err != nil {
-			return nil, errorf(ReasonIO, filepath.Join(dir, stampsDir), err, "")
+			return nil, nil, errorf(ReasonIO, filepath.Join(dir, stampsDir), err, "")
 		}
 		for _, de := range des {
 			ents = append(ents, entry{de.Name(), de.Type().IsRegular()})
 		}
 	}
 	by := map[int64]*stampFiles{}
-	var bad []string
 	for _, de := range ents {
 		name := de.name
 		if strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-") {
@@ -378,19 +366,10 @@ func listStamps(dir string) ([]stampFiles, error) {
 		}
 	}
 	var out []stampFiles
-	if len(bad) > 0 {
-		out = append(out, stampFiles{size: -1, badNames: bad})
-	}
-	for _, size := range slices.Sorted(func(yield func(int64) bool) {
-		for k := range by {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, size := range slices.Sorted(maps.Keys(by)) {
 		out = append(out, *by[size])
 	}
-	return out, nil
+	return out, bad, nil
 }
 
 // Stamp is a checkpoint timestamp that held in Check: every entry with
@@ -410,18 +389,15 @@ func (s *Stamp) Source() string { return "checkpoint " + strconv.FormatInt(s.Siz
 // note must verify with the archive's keys and its root must be the log's
 // at its size, each token must be over its note and from a trusted TSA.
 func (c *checker) stamps(keys map[uint32]*CheckpointKey) {
-	list, err := listStamps(c.dir)
+	list, bad, err := listStamps(c.dir)
 	if err != nil {
 		c.add(CodeCheckpointInvalid, 0, stampsDir, "%v", err)
 		return
 	}
+	for _, n := range bad {
+		c.add(CodeCheckpointInvalid, 0, stampsDir+"/"+n, "not a checkpoint note (<size>.note) or token (<size>.tst)")
+	}
 	for _, st := range list {
-		if st.size < 0 {
-			for _, n := range st.badNames {
-				c.add(CodeCheckpointInvalid, 0, stampsDir+"/"+n, "not a checkpoint note (<size>.note) or token (<size>.tst)")
-			}
-			continue
-		}
 		noteName, tokName := stampNoteName(st.size), stampTokenName(st.size)
 		if !st.note {
 			c.add(CodeTimestampInvalid, 0, tokName, "a token without its checkpoint note %s: it vouches for nothing", noteName)

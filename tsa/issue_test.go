@@ -2,6 +2,7 @@ package tsa
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -79,24 +80,40 @@ func TestIssuer(t *testing.T) {
 	}
 }
 
+// newTestTSA makes a TSA: a CA with caKey valid for caLife around now,
+// and a TSA certificate for key with the critical sole timeStamping EKU
+// valid for life around now.
+func newTestTSA(t *testing.T, caKey, key crypto.Signer, caLife, life time.Duration) (*Issuer, *x509.CertPool) {
+	t.Helper()
+	now := time.Now().Truncate(time.Second)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test TSA CA"}, NotBefore: now.Add(-caLife), NotAfter: now.Add(caLife),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test TSA"}, NotBefore: now.Add(-life), NotAfter: now.Add(life),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	return &Issuer{Cert: cert, Key: key, Chain: []*x509.Certificate{ca}}, roots
+}
+
 // An RSA issuer (PKCS #1 v1.5, as most public TSAs) makes tokens that verify.
 func TestIssuerRSA(t *testing.T) {
 	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
-	now := time.Now()
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "rsa tsa ca"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	ca, _ := x509.ParseCertificate(caDER)
-	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "rsa tsa"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}}}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	cert, _ := x509.ParseCertificate(der)
-	is := &Issuer{Cert: cert, Key: key}
+	is, roots := newTestTSA(t, caKey, key, time.Hour, time.Hour)
 	data := []byte("stamped")
 	sum := sha256.Sum256(data)
-	tokDER, err := is.Issue(sum[:], now, big.NewInt(9), nil)
+	tokDER, err := is.Issue(sum[:], time.Now(), big.NewInt(9), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,8 +121,6 @@ func TestIssuerRSA(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
 	if err := tok.Verify(VerifyOptions{Data: data, Roots: roots}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,18 +132,8 @@ func TestChainCacheValidity(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "short-lived TSA CA"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	ca, _ := x509.ParseCertificate(caDER)
-	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "long-lived TSA"}, NotBefore: now.Add(-2 * time.Hour), NotAfter: now.Add(2 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtraExtensions: []pkix.Extension{{Id: oidExtKeyUsage, Critical: true, Value: eku}}}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	cert, _ := x509.ParseCertificate(der)
-	is := &Issuer{Cert: cert, Key: key, Chain: []*x509.Certificate{ca}}
-	roots := x509.NewCertPool()
-	roots.AddCert(ca)
+	// The TSA certificate outlives its CA by an hour.
+	is, roots := newTestTSA(t, caKey, key, time.Hour, 2*time.Hour)
 	var cache ChainCache
 	sum := sha256.Sum256([]byte("x"))
 	check := func(at time.Time) error {

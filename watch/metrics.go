@@ -133,12 +133,13 @@ const (
 	tsKindSeal       = "seal"
 )
 
-func (m *metrics) countTimestamp(kind string, err error) {
+// countTimestamp counts a token obtained (ok) or a TSA request failed.
+func (m *metrics) countTimestamp(kind string, ok bool) {
 	m.with(func(m *metrics) {
-		if err != nil {
-			m.timestampFails[kind]++
-		} else {
+		if ok {
 			m.timestamps[kind]++
+		} else {
+			m.timestampFails[kind]++
 		}
 	})
 }

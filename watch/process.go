@@ -89,7 +89,7 @@ func (w *Watcher) archiveOptions() archive.Options {
 	return archive.Options{Signer: w.cfg.Signer, PreviousSigner: w.cfg.PreviousSigner, CheckpointEvery: w.cfg.CheckpointEvery,
 		CheckpointInterval: w.cfg.CheckpointInterval, Logger: w.log, Now: w.cfg.Now,
 		Timestamper: w.cfg.Timestamper, SealTimestamp: w.cfg.SealTimestamp, SealTimestampBestEffort: true,
-		OnTimestamp: func(size int64, err error) { w.m.countTimestamp(tsKindCheckpoint, err) }}
+		OnTimestamp: func(size int64, err error) { w.m.countTimestamp(tsKindCheckpoint, err == nil) }}
 }
 
 // openArchive opens (or creates) the archive, opens a reader on it and
@@ -308,14 +308,14 @@ func (w *Watcher) process(ctx context.Context, j *job) (outcome, StatKey, error)
 			w.log.Info("the signing key signs again: sealing resumes", "path", j.path)
 		}
 		if w.cfg.SealTimestamp != nil {
-			var tsErr error
+			stamped := true
 			for _, n := range e.Notes {
 				if n.Code == archive.CodeTimestampMissing {
-					tsErr = errors.New(n.Message)
+					stamped = false
 					w.log.Warn("sealed without its timestamp token: the TSA failed", "path", j.path, "seq", e.Seq, "err", n.Message)
 				}
 			}
-			w.m.countTimestamp(tsKindSeal, tsErr)
+			w.m.countTimestamp(tsKindSeal, stamped)
 		}
 		w.sealed(j, f, key, c, prev, e, start)
 		if w.cfg.InPlace {
