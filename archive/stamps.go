@@ -292,7 +292,7 @@ func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, 
 			todo[st.size] = note
 		}
 	}
-	if cp != nil {
+	if cp != nil && cp.Size > 0 { // a checkpoint of no entries vouches for none
 		i := slices.IndexFunc(sizes, func(s stampFiles) bool { return s.size == cp.Size })
 		if i < 0 || !sizes[i].token {
 			if _, kept := todo[cp.Size]; !kept {

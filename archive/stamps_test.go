@@ -413,3 +413,22 @@ func FuzzStampName(f *testing.F) {
 		}
 	})
 }
+
+// An archive of no entries has nothing to timestamp: its checkpoint
+// vouches for no entry, so no TSA request is made.
+func TestTimestampEmptyArchive(t *testing.T) {
+	env := newEnv(t)
+	a := testtsa.Start(t, testtsa.Options{})
+	dir := filepath.Join(t.TempDir(), "archive")
+	w, err := Create(dir, env.opts(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Timestamp(context.Background(), dir, clientStamper(a.URL))
+	if err != nil || len(out) != 0 || a.Requests() != 0 {
+		t.Fatalf("Timestamp of an empty archive: %+v, %v, %d requests", out, err, a.Requests())
+	}
+}

@@ -71,7 +71,7 @@ func runTimestamp(ctx context.Context, root *rootOptions, opts *timestampOptions
 			return err
 		}
 		if len(res) == 0 {
-			fmt.Fprintf(root.stdout, "every checkpoint of %s has its token already\n", target)
+			fmt.Fprintf(root.stdout, "nothing to timestamp: every checkpoint of %s that covers entries has its token already\n", target)
 			return nil
 		}
 		failed := 0
