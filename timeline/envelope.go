@@ -61,6 +61,11 @@ type Envelope struct {
 	ChainPEM string
 	Sig      string
 	TST      string // version 2: standard base64 of a DER RFC 3161 TimeStampToken over sig's DER bytes
+
+	// token is TST decoded by ParseEnvelope, valid while TST is still
+	// tokenOf: an audit asks for it more than once per seal.
+	token   []byte
+	tokenOf string
 }
 
 // Marshal returns the envelope's bytes as embedded in a sealed file: the
@@ -87,6 +92,9 @@ func (e *Envelope) SignatureDER() ([]byte, error) { return strictBase64.DecodeSt
 func (e *Envelope) Token() []byte {
 	if e.TST == "" {
 		return nil
+	}
+	if e.token != nil && e.tokenOf == e.TST {
+		return e.token
 	}
 	b, err := strictBase64.DecodeString(e.TST)
 	if err != nil {
@@ -257,6 +265,7 @@ func ParseEnvelope(data []byte) (*Envelope, error) {
 		case len(tok) > MaxTokenSize:
 			return nil, envErr("tst is %d bytes (at most %d)", len(tok), MaxTokenSize)
 		}
+		e.token, e.tokenOf = tok, e.TST
 	}
 	switch e.Kind {
 	case KindRIFF:

@@ -220,6 +220,13 @@ func TestParseEnvelopeVersion2(t *testing.T) {
 	if tok := e.Token(); !bytes.Equal(tok, []byte{0x30, 0x03, 0x02, 0x01, 0x01}) {
 		t.Errorf("token %x", tok)
 	}
+	// Token keeps what ParseEnvelope decoded, but only for the tst it was
+	// decoded from.
+	e2 := *e
+	e2.TST = "MAMCAQI="
+	if tok := e2.Token(); !bytes.Equal(tok, []byte{0x30, 0x03, 0x02, 0x01, 0x02}) {
+		t.Errorf("token of a changed tst %x", tok)
+	}
 	if si := string(e.SigningInput()); strings.Contains(si, "tst") || strings.Contains(si, `"sig"`) || !strings.HasSuffix(si, `"size":1,"v":2}`) {
 		t.Errorf("signing input %s", si)
 	}

@@ -48,6 +48,7 @@ type forgery struct {
 	noContentType bool
 	noDigest      bool
 	messageDigest []byte            // default the TSTInfo's
+	secondDigest  []byte            // if set, a second message-digest attribute holding it
 	essV2         *x509.Certificate // the certificate an ESSCertIDv2 names, default the TSA's
 	essV1         *x509.Certificate // if set, an ESSCertID naming it
 	essSerial     *big.Int          // if set, an issuerSerial with it in the ESSCertIDv2
@@ -131,6 +132,9 @@ func (f forgery) build(t testing.TB, a *testtsa.TSA) []byte {
 		}
 		if !f.noDigest {
 			attr(b, oidMessageDigest, func(b *cryptobyte.Builder) { b.AddASN1OctetString(md) })
+		}
+		if f.secondDigest != nil {
+			attr(b, oidMessageDigest, func(b *cryptobyte.Builder) { b.AddASN1OctetString(f.secondDigest) })
 		}
 		if f.essV1 != nil {
 			sum := sha1.Sum(f.essV1.Raw)
@@ -260,6 +264,7 @@ func TestForgedTokens(t *testing.T) {
 		{name: "no content-type attribute", f: forgery{noContentType: true}, want: ReasonBadSignature, detail: "no content-type"},
 		{name: "content-type id-data", f: forgery{contentType: asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}}, want: ReasonBadSignature, detail: "not id-ct-TSTInfo"},
 		{name: "no message-digest attribute", f: forgery{noDigest: true}, want: ReasonBadSignature, detail: "no message-digest"},
+		{name: "two message-digest attributes", f: forgery{secondDigest: make([]byte, 32)}, want: ReasonMalformed, detail: "appears twice"},
 		{name: "message-digest of other content", f: forgery{messageDigest: make([]byte, 32)}, want: ReasonBadSignature, detail: "changed after"},
 		{name: "signed by another key", f: forgery{key: otherKey}, want: ReasonBadSignature, detail: "does not verify"},
 		{name: "RSA signature algorithm, ECDSA key", f: forgery{sigAlg: oidSHA256WithRSA}, want: ReasonBadSignature, detail: "holds an ECDSA key"},

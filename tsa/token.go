@@ -293,7 +293,7 @@ func (si *signerInfo) parseSignedAttrs() error {
 	if !s.ReadASN1(&attrs, tagC0) {
 		return malformed("the signed attributes are malformed")
 	}
-	seen := map[string]bool{}
+	var seen [4]bool // of the known attributes, in the order below
 	for !attrs.Empty() {
 		var attr, values cryptobyte.String
 		var typ asn1.ObjectIdentifier
@@ -301,17 +301,19 @@ func (si *signerInfo) parseSignedAttrs() error {
 			!attr.ReadASN1(&values, cbasn1.SET) || !attr.Empty() {
 			return malformed("a signed attribute is malformed")
 		}
-		var known bool
-		for _, oid := range []asn1.ObjectIdentifier{oidContentType, oidMessageDigest, oidSigningCertificate, oidSigningCertificateV2} {
-			known = known || typ.Equal(oid)
+		known := -1
+		for i, oid := range []asn1.ObjectIdentifier{oidContentType, oidMessageDigest, oidSigningCertificate, oidSigningCertificateV2} {
+			if typ.Equal(oid) {
+				known = i
+			}
 		}
-		if !known {
+		if known < 0 {
 			continue
 		}
-		if seen[typ.String()] {
+		if seen[known] {
 			return malformed("the signed attribute %s appears twice", typ)
 		}
-		seen[typ.String()] = true
+		seen[known] = true
 		var v cryptobyte.String
 		switch {
 		case typ.Equal(oidContentType):

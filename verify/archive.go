@@ -281,7 +281,7 @@ func Archive(ctx context.Context, dir string, trust *Trust, opts ArchiveOptions)
 		res.CheckpointNote = cp.Note
 	}
 	for _, st := range cr.Stamps {
-		res.Timestamps = append(res.Timestamps, CheckpointTimestamp{Size: st.Size, Token: describeToken(st.Token)})
+		res.Timestamps = append(res.Timestamps, CheckpointTimestamp{Size: st.Size, Token: describeToken(st.Token, nil)})
 	}
 	if opts.Witness != nil {
 		if w, err := archive.ParseCheckpoint(opts.Witness); err == nil {

@@ -2,6 +2,8 @@ package verify
 
 import (
 	"crypto/sha256"
+	"crypto/x509"
+	"sync"
 	"time"
 
 	"github.com/tlseal/tlseal/archive"
@@ -58,7 +60,7 @@ func (t *Trust) checkToken(res *ItemResult, e *timeline.Envelope) ([]Finding, ju
 	if err != nil {
 		return []Finding{NewFinding(CodeTimestampInvalid, "the seal's timestamp token does not parse: %v", err)}, when
 	}
-	res.Timestamp = describeToken(tok)
+	res.Timestamp = describeToken(tok, &t.tsaNames)
 	sig, err := e.SignatureDER()
 	if err != nil {
 		return nil, when // reported as signature.encoding
@@ -85,13 +87,45 @@ func (t *Trust) checkToken(res *ItemResult, e *timeline.Envelope) ([]Finding, ju
 	return nil, judgedAt{at: tok.GenTime, trusted: true, source: SourceSealToken}
 }
 
-func describeToken(tok *tsa.Token) *TimestampInfo {
+// subjectCache keeps the subjects of TSA certificates already seen (at
+// most 256, as tsa.CertCache keeps the certificates): an audit's tokens
+// share their certificates, and formatting a subject costs as much as the
+// rest of a token's description.
+type subjectCache struct {
+	mu sync.Mutex
+	m  map[*x509.Certificate]string
+}
+
+func (c *subjectCache) subject(cert *x509.Certificate) string {
+	if c == nil {
+		return cert.Subject.String()
+	}
+	c.mu.Lock()
+	name, ok := c.m[cert]
+	c.mu.Unlock()
+	if ok {
+		return name
+	}
+	name = cert.Subject.String()
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[*x509.Certificate]string{}
+	}
+	if len(c.m) < 256 {
+		c.m[cert] = name
+	}
+	c.mu.Unlock()
+	return name
+}
+
+// describeToken fills a report's view of tok; names may be nil.
+func describeToken(tok *tsa.Token, names *subjectCache) *TimestampInfo {
 	info := &TimestampInfo{GenTime: tok.GenTime.UTC().Format(time.RFC3339Nano), Policy: tok.Policy.String(), Serial: serialHex(tok.SerialNumber)}
 	if tok.Accuracy > 0 {
 		info.Accuracy = tok.Accuracy.String()
 	}
 	if tok.Signer != nil {
-		info.TSA = tok.Signer.Subject.String()
+		info.TSA = names.subject(tok.Signer)
 	} else {
 		info.TSA = tok.TSAName
 	}

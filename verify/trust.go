@@ -45,6 +45,7 @@ type Trust struct {
 	// tokens of one TSA.
 	tsaChains tsa.ChainCache
 	tsaCerts  tsa.CertCache
+	tsaNames  subjectCache
 
 	mu    sync.Mutex
 	cache map[[32]byte]chainResult
