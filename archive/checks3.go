@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"io/fs"
+	"strconv"
+	"strings"
 
 	"github.com/minio/minio-go/v7"
 
@@ -114,11 +116,18 @@ func (c *checker) checkObject(e *Entry) {
 }
 
 // walkObjects reports objects under files/ that no entry lists, the
-// quarantine, and the retention of the other objects read.
+// quarantine, and the retention of the other objects read. The objects no
+// entry reads have their retention judged here too: those under files/
+// that no entry lists, the quarantine, and the intent records
+// (log/pending) of entries past the log's end, which the next writer's
+// recovery reads. (The intent records of entries in the log are not
+// stat'ed: one request per entry, for records the log supersedes.)
 func (c *checker) walkObjects() error {
+	var judge []string
 	err := c.remote.walk(filesDir, true, func(rel string, _ int64) error {
 		if !c.names.has(rel) {
 			c.add(CodeUnlistedFile, 0, filesDir+"/"+rel, "no log entry lists this file")
+			judge = append(judge, filesDir+"/"+rel)
 		}
 		return nil
 	})
@@ -127,10 +136,30 @@ func (c *checker) walkObjects() error {
 	}
 	err = c.remote.walk(quarantineDir, true, func(rel string, _ int64) error {
 		c.add(CodeQuarantined, 0, quarantineDir+"/"+rel, "recovery set this file aside: it had no log entry and could not be completed")
+		judge = append(judge, quarantineDir+"/"+rel)
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	logged := uint64(len(c.offsets))
+	err = c.remote.walk(pendingDir, false, func(rel string, _ int64) error {
+		// <seq as 16 hex digits>.<random>; anything else is judged too.
+		hexSeq, _, _ := strings.Cut(rel, ".")
+		if seq, perr := strconv.ParseUint(hexSeq, 16, 64); perr != nil || len(hexSeq) != 16 || seq > logged {
+			judge = append(judge, pendingDir+"/"+rel)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if c.remote.policy != nil {
+		for _, name := range judge {
+			if info, err := c.remote.statObject(name); err == nil {
+				c.remote.noteRetention(name, info)
+			}
+		}
 	}
 	for _, p := range c.remote.retentionProblems() {
 		c.add(p.Code, p.Seq, p.Name, "%s", p.Detail)

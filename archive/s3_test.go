@@ -306,6 +306,34 @@ func TestS3RetentionMissing(t *testing.T) {
 			t.Errorf("problems:\n%s", problemCodes(res))
 		}
 	})
+	t.Run("objectsNoEntryReads", func(t *testing.T) {
+		// Objects without retention where no entry's check reads: a file
+		// no entry lists, the quarantine, the intent record of an entry
+		// past the log's end, and one of an entry in the log (not judged:
+		// the log supersedes it).
+		_, loc := newS3Location(t)
+		uploadRaw(t, dir, loc, testRetention)
+		st, _ := openS3(loc)
+		data := []byte(`{"not":"a seal"}`)
+		stray := []string{filesDir + "/stray.json", quarantineDir + "/q.json", pendingDir + "/0000000000000064.abc"}
+		for _, name := range append(slices.Clone(stray), pendingDir+"/0000000000000001.old") {
+			if _, err := st.client.PutObject(context.Background(), st.loc.Bucket, st.key(name), bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res := expect(t, loc, CheckOptions{}, CodeRetentionMissing, CodeUnlistedFile, CodeQuarantined)
+		var flagged []string
+		for _, p := range res.Problems {
+			if p.Code == CodeRetentionMissing {
+				flagged = append(flagged, p.Name)
+			}
+		}
+		slices.Sort(flagged)
+		slices.Sort(stray)
+		if !slices.Equal(flagged, stray) {
+			t.Errorf("retention flagged on %q, want %q:\n%s", flagged, stray, problemCodes(res))
+		}
+	})
 	t.Run("shorter", func(t *testing.T) {
 		_, loc := newS3Location(t)
 		// The objects are kept one day, the policy says a year.

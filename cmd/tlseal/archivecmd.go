@@ -18,9 +18,11 @@ func newArchiveCommand(root *rootOptions) *cobra.Command {
 S3 bucket with Object Lock (s3://BUCKET/PREFIX): the same layout, log, checkpoints
 and proofs either way, and every command that takes an archive takes both.
 The S3 endpoint, region and credentials come from the environment
-(AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or
-AWS_PROFILE and ~/.aws/credentials, or the instance's role); nothing secret on
-the command line. docs/archive.md, "Archives on object storage".`,
+(AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+AWS_PROFILE), then the --config file's storage block, then the AWS shared files
+(~/.aws/config: region, endpoint_url, s3 addressing_style; ~/.aws/credentials),
+else the instance's role; nothing secret on the command line. docs/archive.md,
+"Archives on object storage".`,
 		Example: `  tlseal archive create s3://evidence/site-7 --retention 7y --mode compliance --cert signer.pem --key signer.key
   tlseal archive status s3://evidence/site-7
   tlseal archive import evidence/ s3://evidence/site-8 --retention 7y

@@ -10,7 +10,8 @@ import (
 
 // s3EnvNames are the variables the S3 driver reads, passed to the
 // programs the scripts run.
-var s3EnvNames = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "S3_BUCKET", "S3_PLAIN_BUCKET", "S3_ENDPOINT", "AWS_ENDPOINT_URL"}
+var s3EnvNames = []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3", "AWS_REGION", "S3_BUCKET", "S3_PLAIN_BUCKET", "S3_ENDPOINT", "AWS_ENDPOINT_URL",
+	"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE", "AWS_DEFAULT_REGION", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"}
 
 // scriptS3Env points the scripts' S3 clients at the test S3 server
 // (tests3, when it is there: the [s3] condition), with S3_BUCKET a bucket
