@@ -59,26 +59,36 @@ func rotationText(origin, newSPKI string) string {
 	return rotationHeader + "\n" + origin + "\n" + newSPKI + "\n"
 }
 
-// writeRotation introduces next's key as a checkpoint key, signed by prev
-// (a key the archive accepts).
-func writeRotation(dir, origin string, prev, next *timeline.Signer) error {
+// rotationStatement is the signed note that introduces next's key as a
+// checkpoint key, signed by prev (a key the archive accepts), and its name
+// in the layout.
+func rotationStatement(origin string, prev, next *timeline.Signer) (name string, msg []byte, err error) {
 	h, err := KeyHash(next.Cert.PublicKey)
 	if err != nil {
-		return errorf(ReasonInvalidArgument, "", err, "checkpoint signing key")
+		return "", nil, errorf(ReasonInvalidArgument, "", err, "checkpoint signing key")
 	}
 	newSPKI, err := spkiSHA256(next.Cert.PublicKey)
 	if err != nil {
-		return errorf(ReasonInvalidArgument, "", err, "checkpoint signing key")
+		return "", nil, errorf(ReasonInvalidArgument, "", err, "checkpoint signing key")
 	}
 	ns, err := newNoteSigner(origin, prev.Key, prev.Deterministic)
 	if err != nil {
-		return errorf(ReasonInvalidArgument, "", err, "the previous checkpoint key")
+		return "", nil, errorf(ReasonInvalidArgument, "", err, "the previous checkpoint key")
 	}
-	msg, err := note.Sign(&note.Note{Text: rotationText(origin, newSPKI)}, ns)
+	msg, err = note.Sign(&note.Note{Text: rotationText(origin, newSPKI)}, ns)
 	if err != nil {
-		return errorf(ReasonInvalidArgument, "", err, "signing the key rotation")
+		return "", nil, errorf(ReasonInvalidArgument, "", err, "signing the key rotation")
 	}
-	name := keysDir + "/" + fmt.Sprintf("%08x", h) + rotationSuffix
+	return keysDir + "/" + fmt.Sprintf("%08x", h) + rotationSuffix, msg, nil
+}
+
+// writeRotation writes the rotation statement of next's key into the
+// archive directory dir.
+func writeRotation(dir, origin string, prev, next *timeline.Signer) error {
+	name, msg, err := rotationStatement(origin, prev, next)
+	if err != nil {
+		return err
+	}
 	if err := atomicfile.WriteFile(filepath.Join(dir, filepath.FromSlash(name)), msg, 0o444, false); err != nil && !errors.Is(err, atomicfile.ErrExists) {
 		return errorf(ReasonIO, name, err, "writing the key rotation")
 	}
@@ -194,6 +204,22 @@ func admitKey(dir, origin string, opts Options) error {
 		_, err := writeKey(dir, opts.Signer)
 		return err
 	}
+	if err := checkPreviousSigner(dir, keys, h, opts); err != nil {
+		return err
+	}
+	if _, err := writeKey(dir, opts.Signer); err != nil {
+		return err
+	}
+	if err := writeRotation(dir, origin, opts.PreviousSigner, opts.Signer); err != nil {
+		return err
+	}
+	return atomicfile.SyncDir(filepath.Join(dir, keysDir))
+}
+
+// checkPreviousSigner makes sure a rotation to the key h can be signed:
+// opts.PreviousSigner is given and is one of the archive's checkpoint
+// keys.
+func checkPreviousSigner(dir string, keys map[uint32]*CheckpointKey, h uint32, opts Options) error {
 	prev := opts.PreviousSigner
 	if prev == nil {
 		return errorf(ReasonKeyNotAccepted, dir, nil, "key %08x (%s) is not one of this archive's checkpoint keys; to rotate to it, give the previous key to sign the rotation", h, opts.Signer.Cert.Subject)
@@ -202,11 +228,5 @@ func admitKey(dir, origin string, opts Options) error {
 	if err != nil || keys[ph] == nil {
 		return errorf(ReasonKeyNotAccepted, dir, nil, "the previous key %08x (%s) is not one of this archive's checkpoint keys either", ph, prev.Cert.Subject)
 	}
-	if _, err := writeKey(dir, opts.Signer); err != nil {
-		return err
-	}
-	if err := writeRotation(dir, origin, prev, opts.Signer); err != nil {
-		return err
-	}
-	return atomicfile.SyncDir(filepath.Join(dir, keysDir))
+	return nil
 }

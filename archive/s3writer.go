@@ -146,8 +146,13 @@ func startS3Writer(dir string, meta *Metadata, opts Options, st *s3Store, ret *R
 }
 
 // admitKeyS3 is admitKey on object storage: the signer's key must be one
-// the archive accepts (rotations are not written to object storage by
-// this version), or the archive must predate key pinning.
+// the archive accepts, or be introduced now by a rotation statement that
+// opts.PreviousSigner signs, or the archive must predate key pinning. The
+// key's object goes first and the statement, which admits it, last, both
+// with the archive's retention and written once: a crash between them
+// leaves a key that signs nothing until a rotation is written again. A
+// statement already there (an earlier attempt; ECDSA signatures differ
+// from one signing to the next) is accepted when it admits the key.
 func admitKeyS3(st *s3Store, dir, origin string, opts Options, ret *Retention) error {
 	keys, kh, _, err := readAcceptedKeys(dir, origin)
 	if err != nil {
@@ -160,10 +165,29 @@ func admitKeyS3(st *s3Store, dir, origin string, opts Options, ret *Retention) e
 	if keys[h] != nil {
 		return nil
 	}
-	if kh.pinned {
-		return errorf(ReasonKeyNotAccepted, dir, nil, "key %08x (%s) is not one of this archive's checkpoint keys (rotating keys of an archive on object storage is not supported by this version: rotate on disk, then import)", h, opts.Signer.Cert.Subject)
+	now := time.Now()
+	keyName := keysDir + "/" + keyFileName(h)
+	if !kh.pinned {
+		return st.putBytesOnce(keyName, keyPEM(opts.Signer), ret, now)
 	}
-	return st.putBytesOnce(keysDir+"/"+keyFileName(h), keyPEM(opts.Signer), ret, time.Now())
+	if err := checkPreviousSigner(dir, keys, h, opts); err != nil {
+		return err
+	}
+	name, msg, err := rotationStatement(origin, opts.PreviousSigner, opts.Signer)
+	if err != nil {
+		return err
+	}
+	if err := st.putBytesOnce(keyName, keyPEM(opts.Signer), ret, now); err != nil {
+		return err
+	}
+	err = st.putBytesOnce(name, msg, ret, now)
+	if ReasonOf(err) == ReasonExists {
+		if keys, _, _, rerr := readAcceptedKeys(dir, origin); rerr == nil && keys[h] != nil {
+			return nil
+		}
+		return errorf(ReasonKeyNotAccepted, dir, err, "%s is there already and does not admit key %08x (%s): the rotation cannot be written again on object storage (its objects are locked)", name, h, opts.Signer.Cert.Subject)
+	}
+	return err
 }
 
 // createS3 is Create on object storage: the bucket must have Object Lock
