@@ -465,8 +465,8 @@ func TestS3LeaseKeptWhileIdle(t *testing.T) {
 }
 
 // An object no entry lists under the next archive name (slipped into the
-// bucket): the writer takes the next version's name, and the audit
-// reports the stray object alone.
+// bucket, without retention): the writer takes the next version's name,
+// and the audit reports the stray object alone, and its missing retention.
 func TestS3WriterStrayObject(t *testing.T) {
 	_, loc := newS3Location(t)
 	env := newEnv(t)
@@ -486,8 +486,8 @@ func TestS3WriterStrayObject(t *testing.T) {
 		t.Errorf("archived as %q, seq %d", e.ArchiveName, e.Seq)
 	}
 	w.Close()
-	res := mustCheck(t, loc, CheckOptions{}, CodeUnlistedFile)
-	if len(res.Problems) != 1 || res.Problems[0].Name != filesDir+"/a.json" {
+	res := mustCheck(t, loc, CheckOptions{}, CodeUnlistedFile, CodeRetentionMissing)
+	if len(res.Problems) != 2 || res.Problems[0].Name != filesDir+"/a.json" || res.Problems[1].Name != filesDir+"/a.json" {
 		t.Errorf("problems:\n%s", problemCodes(res))
 	}
 }
