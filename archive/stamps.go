@@ -255,28 +255,50 @@ type StampResult struct {
 // Timestamp adds tokens to the archive's checkpoints that lack one: the
 // latest checkpoint and every note in checkpoints/ kept without its token
 // (tlseal timestamp). It never changes a sealed file or the log. It takes
-// the archive's lock, so it refuses while a writer appends (the watcher
-// stamps its own checkpoints).
+// the archive's lock (on object storage, the writer's lease), so it
+// refuses while a writer appends (the watcher stamps its own checkpoints).
+// On object storage the notes and tokens it writes carry the archive's
+// retention, as the writer's do.
 func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, error) {
-	if isRemote(dir) {
-		return nil, errorf(ReasonUnsupported, dir, nil, "tlseal timestamp does not add tokens to an archive on object storage yet: its writer (ingest or watch --tsa) stamps the checkpoints it makes; a checkpoint left without a token stays reported as timestamp.missing")
-	}
 	meta, err := ReadMetadata(dir)
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := lockDir(dir)
-	if err != nil {
-		return nil, err
+	var put func(name string, data []byte) error // nil: on disk
+	var renew func() error
+	if isRemote(dir) {
+		st, err := openS3(dir)
+		if err != nil {
+			return nil, err
+		}
+		ret, err := st.loadPolicy()
+		if err != nil {
+			return nil, err
+		}
+		if ret == nil {
+			return nil, errorf(ReasonCorrupt, dir, nil, "the archive has no retention policy (%s): tlseal does not write to it", retentionFile)
+		}
+		lease, err := st.acquireLease()
+		if err != nil {
+			return nil, err
+		}
+		defer lease.release()
+		put = func(name string, data []byte) error { return st.putBytesOnce(name, data, ret, time.Now()) }
+		renew = lease.renew
+	} else {
+		unlock, err := lockDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
-	defer unlock()
 	keys, _, _, err := readAcceptedKeys(dir, meta.Origin)
 	if err != nil {
-		return nil, errorf(ReasonCorrupt, filepath.Join(dir, keysDir), err, "")
+		return nil, errorf(ReasonCorrupt, layoutPath(dir, keysDir), err, "")
 	}
 	cp, _, err := readCheckpoint(dir, meta.Origin, keys)
 	if err != nil {
-		return nil, errorf(ReasonCorrupt, filepath.Join(dir, checkpointFile), err, "the checkpoint does not verify: it is not timestamped")
+		return nil, errorf(ReasonCorrupt, layoutPath(dir, checkpointFile), err, "the checkpoint does not verify: it is not timestamped")
 	}
 	todo := map[int64][]byte{}
 	sizes, _, err := listStamps(dir)
@@ -285,9 +307,9 @@ func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, 
 	}
 	for _, st := range sizes {
 		if st.note && !st.token {
-			note, err := readLimited(filepath.Join(dir, filepath.FromSlash(stampNoteName(st.size))), maxCheckpointLen)
+			note, err := readLimitedIn(dir, stampNoteName(st.size), maxCheckpointLen)
 			if err != nil {
-				return nil, errorf(ReasonIO, stampNoteName(st.size), err, "")
+				return nil, errorf(ReasonIO, layoutPath(dir, stampNoteName(st.size)), err, "")
 			}
 			todo[st.size] = note
 		}
@@ -305,7 +327,14 @@ func Timestamp(ctx context.Context, dir string, ts Timestamper) ([]StampResult, 
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		out = append(out, StampResult{Size: size, Err: stampCheckpoint(ctx, dir, size, todo[size], ts, nil)})
+		if renew != nil {
+			// A TSA that answers slowly must not let the lease lapse
+			// while this run still writes.
+			if err := renew(); err != nil {
+				return out, err
+			}
+		}
+		out = append(out, StampResult{Size: size, Err: stampCheckpoint(ctx, dir, size, todo[size], ts, put)})
 	}
 	return out, nil
 }

@@ -210,13 +210,25 @@ func TestCheckpointStampTamper(t *testing.T) {
 	})
 }
 
+// A checkpoint left without its token is completed by Timestamp, on disk
+// and on object storage (where the notes and tokens must carry the
+// archive's retention: mustCheck fails on storage.retentionMissing).
 func TestTimestampLater(t *testing.T) {
-	env := newEnv(t)
+	t.Run("disk", func(t *testing.T) {
+		env := newEnv(t)
+		testTimestampLater(t, env, filepath.Join(t.TempDir(), "archive"), env.opts(nil))
+	})
+	t.Run("s3", func(t *testing.T) {
+		_, loc := newS3Location(t)
+		env := newEnv(t)
+		testTimestampLater(t, env, loc, s3Opts(env))
+	})
+}
+
+func testTimestampLater(t *testing.T, env *testEnv, dir string, opts Options) {
 	a := testtsa.Start(t, testtsa.Options{})
 	dead := testtsa.Start(t, testtsa.Options{FailFirst: 1 << 30})
-	dir := filepath.Join(t.TempDir(), "archive")
 	failed := make(chan error, 10)
-	opts := env.opts(nil)
 	opts.Timestamper = clientStamper(dead.URL)
 	opts.OnTimestamp = func(size int64, err error) { failed <- err }
 	opts.TimestampWait = 10 * time.Second

@@ -32,8 +32,10 @@ ARCHIVE/checkpoints/ whose TSA request failed (the watcher never waits for a
 TSA). A token over a checkpoint says that every entry it includes existed by
 the token's time (docs/archive.md, "Checkpoint timestamps"). Existing tokens
 are never replaced, the log and the sealed files are never changed. The
-command takes the archive's lock: it refuses while a writer (ingest, watch)
-appends, since the watcher with --tsa stamps its own checkpoints.
+command takes the archive's lock (on s3://, the writer's lease): it refuses
+while a writer (ingest, watch) appends, since the watcher with --tsa stamps
+its own checkpoints. On s3:// the notes and tokens it writes carry the
+archive's retention.
 
 CHECKPOINT may also be a checkpoint saved as a file (a witness, a signed
 note): its token is written to CHECKPOINT.tst, to be checked with
@@ -43,6 +45,7 @@ A sealed file gets no token afterwards: its token is over its signature and
 inside its envelope, which is the archive's Merkle leaf; seal with
 tlseal sign --tsa or ingest/watch --tsa-per-file instead.`,
 		Example: `  tlseal timestamp evidence/ --tsa http://tsa.example/
+  tlseal timestamp s3://evidence-bucket/site-1 --tsa http://tsa.example/
   tlseal timestamp saved-checkpoint.txt --tsa http://tsa.example/`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
