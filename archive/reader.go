@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"iter"
+	"os"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/tlseal/tlseal/internal/readonly"
 )
 
 // Reader reads an archive without the lock: any number of readers may run
@@ -83,8 +86,58 @@ func (r *Reader) Metadata() *Metadata { return r.meta }
 // Size is the number of entries in the log.
 func (r *Reader) Size() int64 { return r.size }
 
-// FilePath is where the sealed file of an entry is.
-func (r *Reader) FilePath(e *Entry) string { return filePath(r.dir, e.ArchiveName) }
+// FilePath is where the sealed file of an entry is (on object storage,
+// the object's URL: open it with OpenFile).
+func (r *Reader) FilePath(e *Entry) string { return layoutPath(r.dir, filesDir+"/"+e.ArchiveName) }
+
+// SealedFile is an archived sealed file opened for reading.
+type SealedFile interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
+}
+
+// OpenFile opens the sealed file of an entry, on disk or on object
+// storage (fs.ErrNotExist when it is missing). A file whose size is not
+// the one the log records is an error of reason ReasonCorrupt: what it
+// holds is not what was archived.
+func (r *Reader) OpenFile(e *Entry) (SealedFile, error) {
+	var f SealedFile
+	if isRemote(r.dir) {
+		st, err := openS3(r.dir)
+		if err != nil {
+			return nil, err
+		}
+		obj, err := st.openObject(filesDir + "/" + e.ArchiveName)
+		if err != nil {
+			return nil, err
+		}
+		f = obj
+	} else {
+		osf, err := readonly.OpenNoFollow(filePath(r.dir, e.ArchiveName))
+		if err != nil {
+			return nil, err
+		}
+		fi, err := osf.Stat()
+		if err != nil {
+			osf.Close()
+			return nil, err
+		}
+		f = diskFile{osf, fi.Size()}
+	}
+	if e.SealedSize > 0 && f.Size() != e.SealedSize {
+		f.Close()
+		return nil, errorf(ReasonCorrupt, r.FilePath(e), nil, "the file is %d bytes, the log says %d", f.Size(), e.SealedSize)
+	}
+	return f, nil
+}
+
+type diskFile struct {
+	*os.File
+	size int64
+}
+
+func (f diskFile) Size() int64 { return f.size }
 
 // Checkpoint returns the latest checkpoint, verified with the archive's
 // checkpoint key that signed it, and that key. It is an error when there is

@@ -633,6 +633,9 @@ func (o *s3Object) closeBody() {
 	}
 }
 
+// Size is the object's size.
+func (o *s3Object) Size() int64 { return o.size }
+
 // Close releases the object's stream.
 func (o *s3Object) Close() error {
 	o.closeBody()

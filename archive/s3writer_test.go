@@ -1,9 +1,14 @@
 package archive
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -13,6 +18,7 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/tlseal/tlseal/internal/samples"
+	"github.com/tlseal/tlseal/timeline"
 )
 
 func s3Opts(env *testEnv) Options {
@@ -489,5 +495,60 @@ func TestS3WriterStrayObject(t *testing.T) {
 	res := mustCheck(t, loc, CheckOptions{}, CodeUnlistedFile, CodeRetentionMissing)
 	if len(res.Problems) != 2 || res.Problems[0].Name != filesDir+"/a.json" || res.Problems[1].Name != filesDir+"/a.json" {
 		t.Errorf("problems:\n%s", problemCodes(res))
+	}
+}
+
+// Reader.OpenFile gives the archived bytes on both drivers (a small file
+// read whole, a large one streamed), refuses a file whose size is not the
+// logged one, and says fs.ErrNotExist for a missing one.
+func TestReaderOpenFileBothDrivers(t *testing.T) {
+	_, loc := newS3Location(t)
+	env := newEnv(t)
+	wav := samples.WAV(8000, 330, 440) // 5 MiB: more than s3WholeRead
+	for _, dir := range []string{t.TempDir() + "/a", loc} {
+		w, err := Create(dir, s3Opts(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		small, err := w.Ingest(env.writeJSON("e.json", 1), "e.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		large, err := w.Ingest(env.write("rec.wav", wav), "rec.wav")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		r, err := OpenReader(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range []*Entry{small, large} {
+			f, err := r.OpenFile(e)
+			if err != nil {
+				t.Fatalf("%s: %v", r.FilePath(e), err)
+			}
+			data, err := io.ReadAll(io.NewSectionReader(f, 0, f.Size()))
+			f.Close()
+			if err != nil || int64(len(data)) != e.SealedSize {
+				t.Fatalf("%s: %d bytes, %v", r.FilePath(e), len(data), err)
+			}
+			o, err := timeline.Open(bytes.NewReader(data), int64(len(data)))
+			if err != nil || o.Envelope == nil {
+				t.Fatalf("%s: %v", r.FilePath(e), err)
+			}
+			if sum := sha256.Sum256(o.EnvelopeBytes); hex.EncodeToString(sum[:]) != e.EnvelopeSHA256() {
+				t.Errorf("%s: not the logged seal", r.FilePath(e))
+			}
+			wrong := *e
+			wrong.SealedSize++
+			if _, err := r.OpenFile(&wrong); ReasonOf(err) != ReasonCorrupt {
+				t.Errorf("%s with the wrong size: %v", r.FilePath(e), err)
+			}
+		}
+		if _, err := r.OpenFile(&Entry{ArchiveName: "missing.json"}); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: a missing file: %v", dir, err)
+		}
+		r.Close()
 	}
 }

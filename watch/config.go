@@ -143,9 +143,6 @@ func (c *Config) normalize() error {
 	if err := archive.CheckLocation(c.Archive); err != nil {
 		return configError("%v", err)
 	}
-	if c.InPlace && archive.IsURL(c.Archive) {
-		return configError("in-place replacement copies sealed files back from the archive: it needs an archive directory, not %s", c.Archive)
-	}
 	if c.Signer == nil {
 		return configError("no signer (--cert/--key)")
 	}

@@ -319,7 +319,7 @@ func (w *Watcher) process(ctx context.Context, j *job) (outcome, StatKey, error)
 		}
 		w.sealed(j, f, key, c, prev, e, start)
 		if w.cfg.InPlace {
-			if err := w.inPlace(j, key, e.ArchiveName, e.EnvelopeSHA256()); err != nil {
+			if err := w.inPlace(j, key, e, e.EnvelopeSHA256()); err != nil {
 				return w.fail(j, ReasonInPlace, "in-place", err)
 			}
 		}
@@ -414,7 +414,7 @@ func (w *Watcher) archivedAlready(j *job, f *os.File, key StatKey, v *version) (
 	w.log.Debug("already archived", "path", j.path, "seq", v.Seq)
 	if w.cfg.InPlace {
 		// A crash came between the append and the replacement.
-		if err := w.inPlace(j, key, v.ArchiveName, v.Env); err != nil {
+		if err := w.inPlace(j, key, &archive.Entry{ArchiveName: v.ArchiveName}, v.Env); err != nil {
 			return w.fail(j, ReasonInPlace, "in-place", err)
 		}
 	}
@@ -463,16 +463,19 @@ func (w *Watcher) logged(c *timeline.Chain, env string) bool {
 	return err == nil && e.EnvelopeSHA256() == env
 }
 
-// inPlace replaces the source file by the archived sealed copy, atomically,
-// if the source still is what was sealed.
-func (w *Watcher) inPlace(j *job, key StatKey, archiveName, env string) error {
+// inPlace replaces the source file by the archived sealed copy of entry e,
+// atomically, if the source still is what was sealed. (e.SealedSize, when
+// known, is checked against the archived file's.)
+func (w *Watcher) inPlace(j *job, key StatKey, e *archive.Entry, env string) error {
 	w.amu.Lock()
 	ar := w.ar
 	w.amu.Unlock()
 	if ar == nil {
 		return errArchiveClosed
 	}
-	sealed, err := os.Open(ar.FilePath(&archive.Entry{ArchiveName: archiveName}))
+	// From the archive's storage: a file on disk or an object of the
+	// bucket (read back once; the watcher keeps no copy of its own).
+	sealed, err := ar.OpenFile(e)
 	if err != nil {
 		return err
 	}
@@ -487,7 +490,7 @@ func (w *Watcher) inPlace(j *job, key StatKey, archiveName, env string) error {
 	}
 	defer out.Abort()
 	keepOwner(out.File, fi)
-	if _, err := io.Copy(out, sealed); err != nil {
+	if _, err := io.Copy(out, io.NewSectionReader(sealed, 0, sealed.Size())); err != nil {
 		return err
 	}
 	// The last look: a writer that came back since is not overwritten (its
@@ -501,7 +504,7 @@ func (w *Watcher) inPlace(j *job, key StatKey, archiveName, env string) error {
 	if fi, err := os.Lstat(j.path); err == nil {
 		w.st.setSealed(j.name, env, statKeyOf(fi))
 	}
-	w.log.Info("replaced the source by its sealed copy", "path", j.path, "archiveName", archiveName)
+	w.log.Info("replaced the source by its sealed copy", "path", j.path, "archiveName", e.ArchiveName)
 	return nil
 }
 
