@@ -3,6 +3,7 @@ module github.com/tlseal/tlseal
 go 1.26.8
 
 require (
+	filippo.io/nistec v0.0.4
 	github.com/ThalesGroup/crypto11 v1.6.2
 	github.com/coreos/go-systemd/v22 v22.7.0
 	github.com/fsnotify/fsnotify v1.10.1

@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tlseal/tlseal/internal/p256verify"
 )
 
 // Alg names the signature algorithm of an envelope.
@@ -160,8 +162,12 @@ func (r SignatureReason) Code() string {
 
 // SignatureCode is the finding code of an error from VerifySignature or
 // VerifySignatureWith: its reason's code, or signature.invalid for any
-// other error (a signature that was not shown valid is invalid).
+// other error (a signature that was not shown valid is invalid); "" for
+// nil, so that a check compared with a code cannot take a pass for it.
 func SignatureCode(err error) string {
+	if err == nil {
+		return ""
+	}
 	var se *SignatureError
 	if errors.As(err, &se) {
 		return se.Reason.Code()
@@ -249,7 +255,7 @@ func VerifySignatureHighS(e *Envelope, cert *x509.Certificate) (highS bool, err 
 	// but the signature itself is allocated.
 	pub := cert.PublicKey.(*ecdsa.PublicKey)
 	var buf [4096]byte
-	if !ecdsa.VerifyASN1(pub, digest(e.Alg, e.appendCanonical(buf[:0], false)), sig) {
+	if !p256verify.VerifyASN1(pub, digest(e.Alg, e.appendCanonical(buf[:0], false)), sig) {
 		return false, &SignatureError{SigInvalid, "the signature does not verify with the certificate's key"}
 	}
 	highS = isHighS(pub, sv)

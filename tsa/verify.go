@@ -16,6 +16,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/tlseal/tlseal/internal/p256verify"
 )
 
 // VerifyOptions say what a token must stamp and which TSAs are trusted.
@@ -173,7 +175,7 @@ func (t *Token) checkSignature(cert *x509.Certificate) error {
 		if !ec {
 			return errorf(ReasonBadSignature, "the signature algorithm is RSA, but the TSA certificate %s holds an ECDSA key", certName(cert))
 		}
-		ok = ecdsa.VerifyASN1(pub, digest, si.signature)
+		ok = p256verify.VerifyASN1(pub, digest, si.signature)
 	case *rsa.PublicKey:
 		if ec {
 			return errorf(ReasonBadSignature, "the signature algorithm is ECDSA, but the TSA certificate %s holds an RSA key", certName(cert))

@@ -9,7 +9,7 @@
 //	benchtool events -cert C -key K -n N -size B DIR   N sealed event files of about B bytes
 //	benchtool sha256 FILE...                       Go's SHA-256, read in 1 MiB pieces
 //	benchtool sha256par [-jobs N] [-list F] [FILE|DIR...]  the same on N goroutines (N cores × Go SHA-256)
-//	benchtool floor [-jobs N] [-list F] [FILE|DIR...]  sha256par plus one ECDSA P-256 verification per file: an audit's floor
+//	benchtool floor [-jobs N] [-list F] [-verifier ecdsa|table] [FILE|DIR...]  sha256par plus one ECDSA P-256 verification per file: an audit's floor
 //	benchtool originals -cert C -key K -n N [-first K] -size B DIR  unsealed event files for tlseal ingest
 //	benchtool audit -ca CA [-cpuprofile F] [-trace F] [-memprofile F] ARCHIVE  tlseal audit in process (profiling)
 //	benchtool seal -cert C -key K IN OUT           timeline.Seal to OUT without fsync (diagnostic)

@@ -179,7 +179,9 @@ var auditParts = []struct {
 	{1, "github.com/tlseal/tlseal/timeline.Open", "opening a sealed file: reading, hashing the content, locating and parsing the seal"},
 	{2, "github.com/tlseal/tlseal/timeline.(*Opened).openJSON", "of which JSON files (parsing the document and its seal)"},
 	{1, "github.com/tlseal/tlseal/verify.JudgeOpened", "judging the seal: signature, signer chain, the entry's result"},
-	{2, "crypto/ecdsa.VerifyASN1", "of which ECDSA P-256 signature verification"},
+	{2, "github.com/tlseal/tlseal/internal/p256verify.VerifyASN1", "of which ECDSA P-256 signature verification"},
+	{3, "github.com/tlseal/tlseal/internal/p256verify.(*table).verify", "of which with the signer's table"},
+	{3, "crypto/ecdsa.VerifyASN1", "of which with crypto/ecdsa (before the table, or for another curve)"},
 	{1, "github.com/tlseal/tlseal/verify.(*itemSpool).put", "writing each result to the spool file"},
 	{0, "github.com/tlseal/tlseal/archive.(*checker).walkFiles", "listing files/ for unlisted files"},
 	{0, "github.com/tlseal/tlseal/report.WriteJSON", "encoding the JSON report (after the audit)"},
@@ -231,7 +233,7 @@ func renderAudit(r *results) (string, string) {
 	files, bytes, wavBytes := r.num("audit_files"), r.num("audit_bytes"), r.num("audit_wav_bytes")
 	nJSON, nWAV, wavMiB := r.num("audit_json_files"), r.num("audit_wav_files"), r.num("audit_wav_mib")
 	au, hd, sp := r.get("audit-archive"), r.get("hashdeep-archive"), r.get("sha256par-archive")
-	fl := r.get("floor-archive")
+	fl, flt := r.get("floor-archive"), r.get("floor-table-archive")
 	au1 := r.get("audit-archive-jobs1")
 	aw, sw, sw1 := r.get("audit-wavs"), r.get("sha256par-wavs"), r.get("sha256par1-wavs")
 	rssArchive := r.num("rss_audit_archive_kib")
@@ -246,8 +248,12 @@ func renderAudit(r *results) (string, string) {
 	}
 	if au != nil && fl != nil {
 		x := au.min / fl.min
-		add(target{"The same audit vs its floor: SHA-256 of every byte plus one ECDSA P-256 verification per file, on all cores (`benchtool floor`)",
-			fmt.Sprintf("%s vs %s → %s the floor", secs(au.min), secs(fl.min), ratio(x)), "≤ 1.25×", x <= 1.25, true})
+		m := fmt.Sprintf("%s vs %s → %s the floor", secs(au.min), secs(fl.min), ratio(x))
+		if flt != nil {
+			m += fmt.Sprintf(" (the stricter floor verifying with tlseal's table, `-verifier table`: %s → %s)", secs(flt.min), ratio(au.min/flt.min))
+		}
+		add(target{"The same audit vs its floor: SHA-256 of every byte plus one ECDSA P-256 verification per file (crypto/ecdsa), on all cores (`benchtool floor`)",
+			m, "≤ 1.25×", x <= 1.25, true})
 	}
 	if aw != nil && sw != nil {
 		x := sw.min / aw.min
@@ -321,7 +327,7 @@ func renderAudit(r *results) (string, string) {
 		w("`bin/benchtool sha256par` is Go's SHA-256 of the same files on %.0f goroutines (the `N cores ×\n", nproc)
 		w("Go SHA-256` of the issue), `-jobs 1` on one.\n\n")
 		w("| command | best | median | MiB/s | files/s | tlseal audit is … faster |\n|---|---|---|---|---|---|\n")
-		for _, m := range []*meas{au, au1, hd, sp, fl} {
+		for _, m := range []*meas{au, au1, hd, sp, fl, flt} {
 			if m != nil {
 				row(m, fmt.Sprintf("%.0f", bytes/(1<<20)/m.min), fmt.Sprintf("%.0f", files/m.min), ratio(m.min/au.min))
 			}
@@ -336,6 +342,17 @@ func renderAudit(r *results) (string, string) {
 				w("Its parts, from the Go benchmarks: the hashing alone (`sha256par`) %s; %.0f verifications\n", secs(sp.min), files)
 				w("at %.0f µs each (BenchmarkECDSAP256Verify) on %.0f cores, %s. (Go's SHA-256: %.0f MB/s on one core.)\n",
 					ns/1000, nproc, secs(files*ns*1e-9/nproc), mbs)
+				if tns := bm["P256Verify/table:ns/op"]; tns > 0 {
+					w("The floor verifies with crypto/ecdsa, as any verifier can; tlseal audit verifies the seals of\n")
+					w("a signer it has seen 64 times with internal/p256verify, which multiplies by the signer's key\n")
+					w("with a table of its multiples built once: %.0f µs a verification (BenchmarkP256Verify/table),\n", tns/1000)
+					w("%.2f× cheaper than crypto/ecdsa, so the audit can come closer to this floor than the floor's own\n", ns/tns)
+					w("verifier would allow. The floor is left on crypto/ecdsa because it is the issue's definition.\n")
+					if flt != nil {
+						w("Held to the stricter floor that verifies with the same table (`benchtool floor -verifier table`,\n")
+						w("%s), tlseal audit takes **%.2f×** it.\n", secs(flt.min), au.min/flt.min)
+					}
+				}
 			}
 			w("\n")
 		}
