@@ -130,7 +130,11 @@ func sealRIFF(dst io.WriteSeeker, src io.ReaderAt, size int64, env *Envelope, si
 	if _, err := dst.Write(riffio.SealedHeader(8)); err != nil {
 		return 0, newError(ReasonIO, err, "writing")
 	}
-	if n, err := copyHashing(dst, h, io.NewSectionReader(src, 8, size-8), size-8); err != nil {
+	n, ok, err := copyHashingFile(dst, h, src, 8, size-8)
+	if !ok {
+		n, err = copyHashing(dst, h, io.NewSectionReader(src, 8, size-8), size-8)
+	}
+	if err != nil {
 		return 0, err
 	} else if n != size-8 {
 		return 0, errShrank(size, n+8)

@@ -1,0 +1,123 @@
+package timeline
+
+import (
+	"bytes"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// The kernel copy (copy_file_range, hashed back from the output's page
+// cache) writes the same sealed file as the copy through buffers, byte for
+// byte, at sizes around its windows, and falls back where it cannot work.
+func TestSealFileKernelCopy(t *testing.T) {
+	leaf := testLeaf(t, elliptic.P256())
+	s, err := NewSigner(leaf.Cert, nil, leaf.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	dir := t.TempDir()
+	seal := func(in, out string, kernel bool) []byte {
+		t.Helper()
+		fileCopyDisabled.Store(!kernel)
+		defer fileCopyDisabled.Store(false)
+		_, err := SealFile(in, out, false, SealOptions{Name: "x.wav", Signer: s, Time: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	for _, size := range []int64{4<<20 + 8, 8<<20 + 8, 8<<20 + 9, 16<<20 + 8, 17<<20 + 3, 25<<20 + 1} {
+		orig := make([]byte, size)
+		rand.Read(orig)
+		copy(orig, "RIFF\x00\x00\x00\x00WAVE")
+		in := filepath.Join(dir, "in.wav")
+		if err := os.WriteFile(in, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := kernelCopies.Load()
+		viaKernel := seal(in, filepath.Join(dir, "kernel.wav"), true)
+		if kernelCopies.Load() == before {
+			// Only a kernel or file system without copy_file_range
+			// between two files of one directory gets here.
+			t.Skipf("size %d: the kernel did not copy (no copy_file_range in %s): only the buffered copy is tested", size, dir)
+		}
+		viaBuffers := seal(in, filepath.Join(dir, "buffers.wav"), false)
+		if !bytes.Equal(viaKernel[8:size], orig[8:]) {
+			t.Errorf("size %d: the kernel copy's audio differs from the original", size)
+		}
+		// The signatures are randomized: everything else is the same.
+		ek, eb := openEnvelope(t, viaKernel), openEnvelope(t, viaBuffers)
+		ek.Sig, eb.Sig = "", ""
+		if !bytes.Equal(viaKernel[:size], viaBuffers[:size]) || !bytes.Equal(ek.Marshal(), eb.Marshal()) {
+			t.Errorf("size %d: kernel copy and buffered copy give different sealed files", size)
+		}
+		f, _ := os.Open(filepath.Join(dir, "kernel.wav"))
+		o, err := Open(f, int64(len(viaKernel)))
+		f.Close()
+		sum := sha256.Sum256(orig)
+		if err != nil || o.Envelope == nil || o.Envelope.SHA256 != hex.EncodeToString(sum[:]) || o.Has(CodeDigestMismatch) {
+			t.Errorf("size %d: the kernel-copied seal does not open with the original's digest: %v", size, err)
+		}
+		for _, p := range []string{"kernel.wav", "buffers.wav"} {
+			os.Remove(filepath.Join(dir, p))
+		}
+	}
+}
+
+// A source that ends before the size given is refused, by either copy; an
+// output open for writing only (it cannot be hashed back) takes the
+// buffered copy.
+func TestKernelCopyShortSourceAndWriteOnly(t *testing.T) {
+	leaf := testLeaf(t, elliptic.P256())
+	s, _ := NewSigner(leaf.Cert, nil, leaf.Key)
+	dir := t.TempDir()
+	orig := make([]byte, 10<<20)
+	rand.Read(orig)
+	copy(orig, "RIFF\x00\x00\x00\x00WAVE")
+	in := filepath.Join(dir, "in.wav")
+	os.WriteFile(in, orig, 0o644)
+	for _, kernel := range []bool{true, false} {
+		fileCopyDisabled.Store(!kernel)
+		src, _ := os.Open(in)
+		dst, _ := os.Create(filepath.Join(dir, "out.wav"))
+		_, err := Seal(dst, src, int64(len(orig))+copyWindow, SealOptions{Name: "x.wav", Signer: s})
+		if err == nil {
+			t.Errorf("kernel %v: a source shorter than its size was sealed", kernel)
+		}
+		src.Close()
+		dst.Close()
+	}
+	fileCopyDisabled.Store(false)
+	src, _ := os.Open(in)
+	defer src.Close()
+	dst, err := os.OpenFile(filepath.Join(dir, "wo.wav"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Seal(dst, src, int64(len(orig)), SealOptions{Name: "x.wav", Signer: s})
+	dst.Close()
+	sum := sha256.Sum256(orig)
+	if err != nil || res.Envelope.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("write-only output: %v", err)
+	}
+}
+
+func openEnvelope(t *testing.T, sealed []byte) *Envelope {
+	t.Helper()
+	o, err := Open(bytes.NewReader(sealed), int64(len(sealed)))
+	if err != nil || o.Envelope == nil {
+		t.Fatalf("open: %v", err)
+	}
+	return o.Envelope
+}
