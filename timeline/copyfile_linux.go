@@ -44,7 +44,7 @@ func copyHashingFile(dst io.Writer, h hash.Hash, src io.ReaderAt, srcOff, n int6
 		Fd() uintptr
 		io.Seeker
 	})
-	sf, sok := src.(interface{ Fd() uintptr })
+	sf, sok := src.(*os.File) // a file itself, not a view of one at some offset
 	if !dok || !sok || n < 4*bufSize || fileCopyDisabled.Load() {
 		return 0, false, nil
 	}
@@ -149,6 +149,37 @@ func kernelCannotCopy(err error) bool {
 	return false
 }
 
+// mappedFile returns the descriptor of r when n bytes of it are worth
+// hashing through mappings: r is a file of this machine and n is large.
+func mappedFile(r io.ReaderAt, n int64) (int, bool) {
+	f, ok := r.(*os.File) // a file itself, not a view of one at some offset
+	if !ok || n < 4*bufSize || fileCopyDisabled.Load() {
+		return 0, false
+	}
+	return int(f.Fd()), true
+}
+
+// hashMapped hashes n bytes of the file fd from off, window by window
+// through read-only mappings, and returns the bytes hashed: fewer when the
+// file is shorter (the digest then differs, as with a read that ends
+// early). Reading a sealed recording to verify it costs its SHA-256 and
+// no copy into a buffer.
+func hashMapped(h hash.Hash, fd int, off, n int64) (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, err
+	}
+	n = max(0, min(n, st.Size-off))
+	for done := int64(0); done < n; {
+		w := min(copyWindow, n-done)
+		if err := hashFileRange(h, fd, off+done, w); err != nil {
+			return done, err
+		}
+		done += w
+	}
+	return n, nil
+}
+
 // hashFileRange hashes n bytes of the file fd at off through a read-only
 // mapping (pread into a buffer where the file cannot be mapped). A file
 // truncated under the mapping faults: that is returned as an error, not a
@@ -164,7 +195,7 @@ func hashFileRange(h hash.Hash, fd int, off, n int64) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = newError(ReasonIO, fmt.Errorf("%v", r), "the output changed while it was hashed")
+			err = newError(ReasonIO, fmt.Errorf("%v", r), "the file was cut short while it was hashed")
 		}
 	}()
 	h.Write(data[off-start:])
@@ -180,10 +211,10 @@ func hashFileRangeRead(h hash.Hash, fd int, off, n int64) error {
 			continue
 		}
 		if err != nil {
-			return newError(ReasonIO, err, "reading the output back")
+			return newError(ReasonIO, err, "reading")
 		}
 		if c == 0 {
-			return newError(ReasonIO, io.ErrUnexpectedEOF, "reading the output back")
+			return newError(ReasonIO, io.ErrUnexpectedEOF, "the file was cut short while it was hashed")
 		}
 		h.Write(buf[:c])
 		off += int64(c)

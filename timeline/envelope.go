@@ -437,26 +437,37 @@ func parseChain(raw []byte) (*Chain, error) {
 		return nil, fmt.Errorf("not an object")
 	}
 	c := &Chain{}
-	seen := map[string]bool{}
+	const idBit, seqBit, prevBit = 1, 2, 4
+	var seen int // which of id, seq and prev were seen (no map per seal)
 	var err error
 	scanErr := scanObject(raw, func(key string, v []byte) {
 		if err != nil {
 			return
 		}
-		if seen[key] {
+		var bit int
+		switch key {
+		case "id":
+			bit = idBit
+		case "seq":
+			bit = seqBit
+		case "prev":
+			bit = prevBit
+		default:
+			err = fmt.Errorf("unknown member %q", key)
+			return
+		}
+		if seen&bit != 0 {
 			err = fmt.Errorf("duplicate member %q", key)
 			return
 		}
-		seen[key] = true
-		switch key {
-		case "id":
+		seen |= bit
+		switch bit {
+		case idBit:
 			c.ID, err = parseString(v)
-		case "seq":
+		case seqBit:
 			c.Seq, err = parseInt(v)
-		case "prev":
+		case prevBit:
 			c.Prev, err = parseString(v)
-		default:
-			err = fmt.Errorf("unknown member %q", key)
 		}
 		if err != nil {
 			err = fmt.Errorf("%s: %w", key, err)
@@ -468,7 +479,7 @@ func parseChain(raw []byte) (*Chain, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !seen["id"] || !seen["seq"] || !seen["prev"] {
+	if seen != idBit|seqBit|prevBit {
 		return nil, fmt.Errorf("id, seq and prev are required")
 	}
 	return c, nil

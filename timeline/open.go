@@ -275,10 +275,23 @@ func (o *Opened) openRIFF() error {
 		}
 	}
 	h := sha256.New()
-	buf, release := getBuf(e.Size)
-	defer release()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(orig, 0, e.Size), buf); err != nil {
-		return newError(ReasonIO, err, "reading")
+	if fd, ok := mappedFile(r, e.Size); ok {
+		// The original's header (its own size in [4,8)), then the rest
+		// straight from the file's page cache.
+		var hdr [8]byte
+		if _, err := orig.ReadAt(hdr[:], 0); err != nil {
+			return newError(ReasonIO, err, "reading")
+		}
+		h.Write(hdr[:])
+		if _, err := hashMapped(h, fd, 8, e.Size-8); err != nil {
+			return newError(ReasonIO, err, "reading")
+		}
+	} else {
+		buf, release := getBuf(e.Size)
+		defer release()
+		if _, err := io.CopyBuffer(h, io.NewSectionReader(orig, 0, e.Size), buf); err != nil {
+			return newError(ReasonIO, err, "reading")
+		}
 	}
 	o.HasOriginal, o.OriginalSize = true, e.Size
 	h.Sum(o.OriginalSHA256[:0])
