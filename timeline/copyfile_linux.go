@@ -6,11 +6,14 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/tlseal/tlseal/internal/atomicfile"
 )
 
 // copyWindow is the unit of copyHashingFile: copied by the kernel, then
@@ -18,102 +21,140 @@ import (
 // system calls and mappings few and the mapped (resident) bytes bounded.
 const copyWindow = 8 << 20
 
-// fileCopyDisabled turns the kernel copy off (tests of the fallback);
-// kernelCopies counts the copies it made (tests that it ran).
+// fileCopyDisabled turns both fast paths off: the kernel copy of sealing
+// and the mapped hashing of verifying (tests of the fallbacks).
+// kernelCopies and mappedHashes count their uses (tests that they ran).
 var (
 	fileCopyDisabled atomic.Bool
 	kernelCopies     atomic.Int64
+	mappedHashes     atomic.Int64
+	// afterCopyWindow, when set, runs after each window the kernel copied
+	// (tests: a copy that went wrong).
+	afterCopyWindow func(dfd int, off, n int64)
 )
 
 // copyHashingFile copies n bytes of src from offset srcOff to dst's current
 // offset and into h, for a large file held in two files of this machine:
 // the kernel copies the bytes from one page cache to the other
-// (copy_file_range), and the hasher reads them from the output's page
-// cache through a read-only mapping. Each byte is copied once, not twice
-// (into a buffer by read, out of it by write), which on two cores is what
-// sealing a large recording costs beyond its SHA-256. The digest is of
-// exactly the bytes the output holds.
+// (copy_file_range) while the hasher reads the original's page cache
+// through read-only mappings. Each byte is copied once, not twice (into a
+// buffer by read, out of it by write), which on two cores is what sealing
+// a large recording costs beyond its SHA-256.
 //
-// ok is false when the fast path does not apply (not two files, a small
-// file, or a kernel or file system that cannot copy between them): nothing
-// was written then, and the caller copies through buffers. On return with
-// ok, dst's offset is after the bytes copied; fewer than n bytes copied
-// means the source ended early.
+// The digest is of the original's bytes, as the seal says, never of the
+// output's: a copy the kernel or file system got wrong (it has happened:
+// block cloning that wrote zeros) then fails verification instead of being
+// sealed as if it were the original. A source that changes while it is
+// copied can make the two differ the same way; SealFile also refuses a
+// source whose size or mtime changed.
+//
+// ok is false when the fast path does not apply (not two plain files, a
+// small or not regular source, a kernel before 5.3, or a kernel or file
+// system that cannot copy between them, which the first window shows
+// before anything is hashed or kept): the caller then copies through
+// buffers. With ok and no error, dst's offset is after the bytes copied;
+// fewer than n bytes copied means the source ended early.
 func copyHashingFile(dst io.Writer, h hash.Hash, src io.ReaderAt, srcOff, n int64) (copied int64, ok bool, err error) {
-	df, dok := dst.(interface {
-		Fd() uintptr
-		io.Seeker
-	})
+	var df *os.File
+	switch d := dst.(type) {
+	case *os.File:
+		df = d
+	case *atomicfile.File:
+		df = d.File
+	}
 	sf, sok := src.(*os.File) // a file itself, not a view of one at some offset
-	if !dok || !sok || n < 4*bufSize || fileCopyDisabled.Load() {
+	if df == nil || !sok || n < 4*bufSize || fileCopyDisabled.Load() || !kernelCopiesFiles() {
+		return 0, false, nil
+	}
+	defer runtime.KeepAlive(sf)
+	defer runtime.KeepAlive(df)
+	sfd, dfd := int(sf.Fd()), int(df.Fd())
+	if _, ok := regularSize(sfd); !ok {
 		return 0, false, nil
 	}
 	base, err := df.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return 0, false, nil
 	}
-	dfd, sfd := int(df.Fd()), int(sf.Fd())
-	// The hasher reads the output back: it must be open for reading.
-	if fl, err := unix.FcntlInt(uintptr(dfd), unix.F_GETFL, 0); err != nil || fl&unix.O_ACCMODE != unix.O_RDWR {
-		return 0, false, nil
-	}
 	// The first window decides: a kernel that cannot copy between these
-	// two files says so before it has written anything.
+	// two files says so (or copies nothing) before anything is kept.
 	first := min(copyWindow, n)
 	c, err := copyRange(sfd, srcOff, dfd, base, first)
-	if c == 0 && err != nil && kernelCannotCopy(err) {
+	if c == 0 && (err == nil || kernelCannotCopy(err)) {
 		return 0, false, nil
 	}
-	copied = c
+	if afterCopyWindow != nil {
+		afterCopyWindow(dfd, base, c)
+	}
 	if err != nil {
-		return copied, true, newError(ReasonIO, err, "copying")
+		return c, true, newError(ReasonIO, err, "copying")
 	}
 	kernelCopies.Add(1)
 
-	wb := startWriteback(dst)
-	wb.wrote(base + copied)
-	ready := make(chan [2]int64, 4) // windows copied: offset in dst, length
+	var hashed int64
 	var herr error
 	var failed atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
+	done := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		for w := range ready {
-			if herr == nil {
-				if herr = hashFileRange(h, dfd, w[0], w[1]); herr != nil {
-					failed.Store(true)
-				}
-			}
+		defer close(done)
+		hashed, herr = hashMapped(h, sfd, srcOff, n)
+		if herr != nil {
+			failed.Store(true)
 		}
 	}()
-	ready <- [2]int64{base, copied}
+	wb := startWriteback(df)
+	copied = c
+	wb.wrote(base + copied)
 	for copied < n && c == first && !failed.Load() {
-		want := min(copyWindow, n-copied)
-		c, err = copyRange(sfd, srcOff+copied, dfd, base+copied, want)
-		if c > 0 {
-			ready <- [2]int64{base + copied, c}
-			copied += c
-			wb.wrote(base + copied)
+		first = min(copyWindow, n-copied)
+		c, err = copyRange(sfd, srcOff+copied, dfd, base+copied, first)
+		if afterCopyWindow != nil && c > 0 {
+			afterCopyWindow(dfd, base+copied, c)
 		}
+		copied += c
+		wb.wrote(base + copied)
 		if err != nil {
 			err = newError(ReasonIO, err, "copying")
 			break
 		}
-		first = want // a short window: the source ended
 	}
-	close(ready)
-	wg.Wait()
-	if herr != nil {
+	<-done
+	switch {
+	case herr != nil:
 		return copied, true, herr
-	}
-	if err != nil {
+	case err != nil:
 		return copied, true, err
+	case hashed != copied:
+		return copied, true, newError(ReasonIO, nil, "the file changed while it was sealed (%d bytes hashed, %d copied)", hashed, copied)
 	}
 	if _, err := df.Seek(base+copied, io.SeekStart); err != nil {
 		return copied, true, newError(ReasonIO, err, "seeking")
 	}
 	return copied, true, nil
+}
+
+// kernelCopiesFiles reports whether this kernel's copy_file_range is one
+// to rely on: from Linux 5.3 on, as the Go runtime's own use of it (before,
+// it failed in ways that look like success on several file systems).
+var kernelCopiesFiles = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 5 || major == 5 && minor >= 3
+})
+
+// regularSize is the size of the file fd when it is a regular file.
+func regularSize(fd int) (int64, bool) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return 0, false
+	}
+	return st.Size, true
 }
 
 // copyRange copies up to n bytes of the file sfd at soff to dfd at doff in
@@ -139,9 +180,11 @@ func copyRange(sfd int, soff int64, dfd int, doff int64, n int64) (int64, error)
 
 // kernelCannotCopy tells the errors of copy_file_range that mean "not
 // between these files" (another file system, an old kernel, a file system
-// without it), after which copying through buffers works.
+// without it, a seccomp filter; EIO from CIFS), after which copying through
+// buffers works. Only an error on the first window, with nothing copied,
+// is taken so.
 func kernelCannotCopy(err error) bool {
-	for _, e := range []error{unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EBADF, unix.EPERM} {
+	for _, e := range []error{unix.EXDEV, unix.EINVAL, unix.ENOSYS, unix.EOPNOTSUPP, unix.EBADF, unix.EPERM, unix.EIO} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -150,26 +193,32 @@ func kernelCannotCopy(err error) bool {
 }
 
 // mappedFile returns the descriptor of r when n bytes of it are worth
-// hashing through mappings: r is a file of this machine and n is large.
+// hashing through mappings: r is a regular file of this machine (a file
+// itself, not a view of one at some offset) and n is large.
 func mappedFile(r io.ReaderAt, n int64) (int, bool) {
-	f, ok := r.(*os.File) // a file itself, not a view of one at some offset
+	f, ok := r.(*os.File)
 	if !ok || n < 4*bufSize || fileCopyDisabled.Load() {
 		return 0, false
 	}
-	return int(f.Fd()), true
+	fd := int(f.Fd())
+	if _, ok := regularSize(fd); !ok {
+		return 0, false
+	}
+	return fd, true
 }
 
-// hashMapped hashes n bytes of the file fd from off, window by window
-// through read-only mappings, and returns the bytes hashed: fewer when the
-// file is shorter (the digest then differs, as with a read that ends
-// early). Reading a sealed recording to verify it costs its SHA-256 and
-// no copy into a buffer.
+// hashMapped hashes n bytes of the regular file fd from off, window by
+// window through read-only mappings, and returns the bytes hashed: fewer
+// when the file is shorter (the digest then differs, as with a read that
+// ends early). Reading a recording this way costs its SHA-256 and no copy
+// into a buffer.
 func hashMapped(h hash.Hash, fd int, off, n int64) (int64, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, err
+	size, ok := regularSize(fd)
+	if !ok {
+		return 0, newError(ReasonIO, nil, "not a regular file")
 	}
-	n = max(0, min(n, st.Size-off))
+	mappedHashes.Add(1)
+	n = max(0, min(n, size-off))
 	for done := int64(0); done < n; {
 		w := min(copyWindow, n-done)
 		if err := hashFileRange(h, fd, off+done, w); err != nil {
@@ -195,7 +244,7 @@ func hashFileRange(h hash.Hash, fd int, off, n int64) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = newError(ReasonIO, fmt.Errorf("%v", r), "the file was cut short while it was hashed")
+			err = newError(ReasonIO, fmt.Errorf("%v", r), "a fault reading the mapped file (was it cut short while it was hashed?)")
 		}
 	}()
 	h.Write(data[off-start:])

@@ -6,10 +6,14 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The kernel copy (copy_file_range, hashed back from the output's page
@@ -78,8 +82,8 @@ func TestSealFileKernelCopy(t *testing.T) {
 }
 
 // A source that ends before the size given is refused, by either copy; an
-// output open for writing only (it cannot be hashed back) takes the
-// buffered copy.
+// output open for writing only takes the kernel copy too (the hasher reads
+// the source, not the output).
 func TestKernelCopyShortSourceAndWriteOnly(t *testing.T) {
 	leaf := testLeaf(t, elliptic.P256())
 	s, _ := NewSigner(leaf.Cert, nil, leaf.Key)
@@ -88,30 +92,97 @@ func TestKernelCopyShortSourceAndWriteOnly(t *testing.T) {
 	rand.Read(orig)
 	copy(orig, "RIFF\x00\x00\x00\x00WAVE")
 	in := filepath.Join(dir, "in.wav")
-	os.WriteFile(in, orig, 0o644)
+	if err := os.WriteFile(in, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, kernel := range []bool{true, false} {
 		fileCopyDisabled.Store(!kernel)
-		src, _ := os.Open(in)
-		dst, _ := os.Create(filepath.Join(dir, "out.wav"))
-		_, err := Seal(dst, src, int64(len(orig))+copyWindow, SealOptions{Name: "x.wav", Signer: s})
-		if err == nil {
-			t.Errorf("kernel %v: a source shorter than its size was sealed", kernel)
+		src, err := os.Open(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := os.Create(filepath.Join(dir, "out.wav"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := kernelCopies.Load()
+		_, err = Seal(dst, src, int64(len(orig))+copyWindow, SealOptions{Name: "x.wav", Signer: s})
+		var te *Error
+		if !errors.As(err, &te) || te.Reason != ReasonIO || !strings.Contains(err.Error(), "changed while it was read") {
+			t.Errorf("kernel %v: a source shorter than its size: %v, want the file-changed I/O error", kernel, err)
+		}
+		if !kernel && kernelCopies.Load() > before {
+			t.Errorf("the kernel copy ran while disabled")
 		}
 		src.Close()
 		dst.Close()
 	}
 	fileCopyDisabled.Store(false)
-	src, _ := os.Open(in)
+	src, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer src.Close()
 	dst, err := os.OpenFile(filepath.Join(dir, "wo.wav"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := kernelCopies.Load()
 	res, err := Seal(dst, src, int64(len(orig)), SealOptions{Name: "x.wav", Signer: s})
 	dst.Close()
 	sum := sha256.Sum256(orig)
 	if err != nil || res.Envelope.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("write-only output: %v", err)
+	}
+	if kernelCopies.Load() == before {
+		t.Log("the kernel did not copy here (no copy_file_range between these files): the buffered copy was tested")
+	}
+}
+
+// A copy the kernel got wrong (here: zeros written over part of a window
+// after it was copied, as a block-cloning bug did) is not sealed as if it
+// were the original: the seal holds the original's digest, so the sealed
+// file fails verification with a digest mismatch.
+func TestKernelCopyGoneWrongFailsVerification(t *testing.T) {
+	leaf := testLeaf(t, elliptic.P256())
+	s, _ := NewSigner(leaf.Cert, nil, leaf.Key)
+	dir := t.TempDir()
+	orig := make([]byte, copyWindow+2<<20)
+	rand.Read(orig)
+	copy(orig, "RIFF\x00\x00\x00\x00WAVE")
+	in, out := filepath.Join(dir, "in.wav"), filepath.Join(dir, "out.wav")
+	if err := os.WriteFile(in, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	afterCopyWindow = func(dfd int, off, n int64) {
+		if _, err := unix.Pwrite(dfd, make([]byte, 4096), off+n/2); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { afterCopyWindow = nil }()
+	before := kernelCopies.Load()
+	if _, err := SealFile(in, out, false, SealOptions{Name: "x.wav", Signer: s}); err != nil {
+		t.Fatal(err)
+	}
+	if kernelCopies.Load() == before {
+		t.Skip("the kernel did not copy here (no copy_file_range between these files)")
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	o, err := Open(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(orig)
+	if o.Envelope == nil || o.Envelope.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatal("the seal does not hold the original's digest")
+	}
+	if !o.Has(CodeDigestMismatch) {
+		t.Fatal("a corrupted copy verifies: the seal was made over the output's bytes, not the original's")
 	}
 }
 
@@ -138,7 +209,9 @@ func TestOpenMappedDigest(t *testing.T) {
 	rand.Read(orig)
 	copy(orig, "RIFF\x00\x00\x00\x00WAVE")
 	in, sealed := filepath.Join(dir, "in.wav"), filepath.Join(dir, "sealed.wav")
-	os.WriteFile(in, orig, 0o644)
+	if err := os.WriteFile(in, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := SealFile(in, sealed, false, SealOptions{Name: "x.wav", Signer: s}); err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +219,9 @@ func TestOpenMappedDigest(t *testing.T) {
 	open := func(data []byte, mapped bool) *Opened {
 		t.Helper()
 		p := filepath.Join(dir, "check.wav")
-		os.WriteFile(p, data, 0o644)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		f, err := os.Open(p)
 		if err != nil {
 			t.Fatal(err)
@@ -162,10 +237,15 @@ func TestOpenMappedDigest(t *testing.T) {
 	}
 	want := sha256.Sum256(orig)
 	for _, mapped := range []bool{true, false} {
+		before := mappedHashes.Load()
 		if o := open(good, mapped); o.Has(CodeDigestMismatch) || o.OriginalSHA256 != want {
 			t.Fatalf("mapped %v: the intact file does not give the original's digest (%v)", mapped, o.Problems)
 		}
-		for _, at := range []int64{5, 9, 13, 4 << 20, copyWindow - 1, copyWindow, copyWindow + 8, size - 1} {
+		if ran := mappedHashes.Load() > before; ran != mapped {
+			t.Fatalf("mapped %v: the mapped hashing ran: %v", mapped, ran)
+		}
+		// Windows start at 8 + k·copyWindow: their last and first bytes.
+		for _, at := range []int64{5, 9, 13, 4 << 20, copyWindow + 7, copyWindow + 8, size - 1} {
 			bad := bytes.Clone(good)
 			bad[at] ^= 0x40
 			o := open(bad, mapped)
@@ -181,7 +261,9 @@ func TestOpenMappedDigest(t *testing.T) {
 func TestHashFileRangeFault(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "short")
 	page := os.Getpagesize()
-	os.WriteFile(p, make([]byte, page), 0o644)
+	if err := os.WriteFile(p, make([]byte, page), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)

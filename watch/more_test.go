@@ -242,3 +242,49 @@ func TestWriterReopened(t *testing.T) {
 	}
 	verifyArchive(t, e.arch, want)
 }
+
+// The sealed copy that would replace a source in place is read back first:
+// one holding other content than its seal names (damaged in the archive,
+// in transit or by the file system) is refused, so the source is kept.
+func TestCheckSealedCopy(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	wav := make([]byte, 6<<20) // large: verified through the mapped path
+	copy(wav, "RIFF\x00\x00\x00\x00WAVE")
+	for i := 12; i < len(wav); i++ {
+		wav[i] = byte(i * 7)
+	}
+	for name, orig := range map[string][]byte{"e.json": eventData(1, 1), "r.wav": wav} {
+		in, out := filepath.Join(dir, name), filepath.Join(dir, "sealed-"+name)
+		if err := os.WriteFile(in, orig, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := timeline.SealFile(in, out, false, timeline.SealOptions{Name: name, Signer: e.signer}); err != nil {
+			t.Fatal(err)
+		}
+		check := func() error {
+			f, err := os.Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			st, _ := f.Stat()
+			return checkSealedCopy(f, st.Size())
+		}
+		if err := check(); err != nil {
+			t.Fatalf("%s: an intact sealed copy is refused: %v", name, err)
+		}
+		data, _ := os.ReadFile(out)
+		at := len(data) / 3 // inside the content, before the seal
+		if strings.HasSuffix(name, ".json") {
+			at = bytes.IndexByte(data, ':') + 2
+		}
+		data[at] ^= 0x01
+		if err := os.WriteFile(out, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := check(); !errors.Is(err, errBadSealedCopy) {
+			t.Errorf("%s: a damaged sealed copy: %v, want errBadSealedCopy", name, err)
+		}
+	}
+}

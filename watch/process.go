@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -493,6 +494,9 @@ func (w *Watcher) inPlace(j *job, key StatKey, e *archive.Entry, env string) err
 	if _, err := io.Copy(out, io.NewSectionReader(sealed, 0, sealed.Size())); err != nil {
 		return err
 	}
+	if err := checkSealedCopy(out.File, sealed.Size()); err != nil {
+		return err
+	}
 	// The last look: a writer that came back since is not overwritten (its
 	// new content will be sealed as a new version).
 	if fi, err := os.Lstat(j.path); err != nil || statKeyOf(fi) != key {
@@ -508,7 +512,24 @@ func (w *Watcher) inPlace(j *job, key StatKey, e *archive.Entry, env string) err
 	return nil
 }
 
+// checkSealedCopy reads back the sealed copy about to replace a source:
+// the source goes for good, so the copy must hold the very content the
+// seal's digest names (a copy damaged in the archive, in transit or by the
+// file system is refused, and the source kept). Other problems of the
+// original (a cut recording's header sizes) are the source's own.
+func checkSealedCopy(f *os.File, size int64) error {
+	o, err := timeline.Open(f, size)
+	if err != nil {
+		return fmt.Errorf("reading the sealed copy back: %w", err)
+	}
+	if o.Envelope == nil || !o.HasOriginal || o.Has(timeline.CodeDigestMismatch) {
+		return fmt.Errorf("%w: %v", errBadSealedCopy, o.Problems)
+	}
+	return nil
+}
+
 var (
+	errBadSealedCopy        = errors.New("the sealed copy does not hold the content its seal names: the source is kept")
 	errChangedBeforeReplace = errors.New("the source changed before it could be replaced by its sealed copy")
 	errArchiveClosed        = errors.New("the archive is closed (shutting down)")
 )

@@ -2,7 +2,7 @@
 // them are made by one key, as in an audit of an archive or of a directory:
 // from the Threshold-th signature a key is asked to verify, the point
 // multiplication by that key uses a table of the key's multiples built once
-// (32 × 255 points, about 780 KiB; at most 8 keys get one), which makes one verification about 2.5
+// (32 × 255 points, about 765 KiB; at most 8 keys get one), which makes one verification about 2.5
 // times cheaper than crypto/ecdsa's. Other curves, and keys seen fewer
 // times, go to crypto/ecdsa.
 //
@@ -11,11 +11,14 @@
 // of the standard library's own curve code): only public values are
 // involved, so nothing here needs to be constant-time. The tests compare
 // every answer with crypto/ecdsa's, on crafted edge cases and under fuzzing.
+// In FIPS 140-3 mode (GODEBUG=fips140=on or only) every verification is
+// crypto/ecdsa's, the validated module's.
 package p256verify
 
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/fips140"
 	"math/big"
 	"sync"
 	"sync/atomic"
@@ -55,7 +58,7 @@ type table [32][255]nistec.P256Point
 // VerifyASN1 reports whether sig, an ASN.1 DER ECDSA signature, is a valid
 // signature of hash by pub. It gives the answer of ecdsa.VerifyASN1.
 func VerifyASN1(pub *ecdsa.PublicKey, hash, sig []byte) bool {
-	if pub == nil || pub.Curve != elliptic.P256() {
+	if pub == nil || pub.Curve != elliptic.P256() || fips140.Enabled() {
 		return ecdsa.VerifyASN1(pub, hash, sig)
 	}
 	t := tableFor(pub)
@@ -63,6 +66,19 @@ func VerifyASN1(pub *ecdsa.PublicKey, hash, sig []byte) bool {
 		return ecdsa.VerifyASN1(pub, hash, sig)
 	}
 	return t.verifyASN1(hash, sig)
+}
+
+// HasTable reports whether pub's verifications now use its table (for
+// tests and diagnostics: an answer never depends on it).
+func HasTable(pub *ecdsa.PublicKey) bool {
+	b, err := pub.Bytes()
+	if err != nil || len(b) != 65 {
+		return false
+	}
+	mu.Lock()
+	k := keys[[65]byte(b)]
+	mu.Unlock()
+	return k != nil && k.table.Load() != nil
 }
 
 // tableFor returns pub's table, building it on the Threshold-th use; nil
