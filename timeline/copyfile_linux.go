@@ -16,9 +16,9 @@ import (
 	"github.com/tlseal/tlseal/internal/atomicfile"
 )
 
-// copyWindow is the unit of copyHashingFile: copied by the kernel, then
-// mapped and hashed while the next one is copied. A few MiB keep the
-// system calls and mappings few and the mapped (resident) bytes bounded.
+// copyWindow is the unit of the kernel copy and of the mapped hashing: a
+// few MiB keep the system calls and mappings few and the mapped (resident)
+// bytes bounded.
 const copyWindow = 8 << 20
 
 // fileCopyDisabled turns both fast paths off: the kernel copy of sealing
@@ -69,7 +69,8 @@ func copyHashingFile(dst io.Writer, h hash.Hash, src io.ReaderAt, srcOff, n int6
 	defer runtime.KeepAlive(sf)
 	defer runtime.KeepAlive(df)
 	sfd, dfd := int(sf.Fd()), int(df.Fd())
-	if _, ok := regularSize(sfd); !ok {
+	size, ok := regularSize(sfd)
+	if !ok {
 		return 0, false, nil
 	}
 	base, err := df.Seek(0, io.SeekCurrent)
@@ -97,7 +98,7 @@ func copyHashingFile(dst io.Writer, h hash.Hash, src io.ReaderAt, srcOff, n int6
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		hashed, herr = hashMapped(h, sfd, srcOff, n)
+		hashed, herr = hashMapped(h, sfd, size, srcOff, n)
 		if herr != nil {
 			failed.Store(true)
 		}
@@ -192,31 +193,25 @@ func kernelCannotCopy(err error) bool {
 	return false
 }
 
-// mappedFile returns the descriptor of r when n bytes of it are worth
-// hashing through mappings: r is a regular file of this machine (a file
-// itself, not a view of one at some offset) and n is large.
-func mappedFile(r io.ReaderAt, n int64) (int, bool) {
-	f, ok := r.(*os.File)
-	if !ok || n < 4*bufSize || fileCopyDisabled.Load() {
-		return 0, false
+// mappedFile returns the descriptor and size of r when n bytes of it are
+// worth hashing through mappings: r is a regular file of this machine (a
+// file itself, not a view of one at some offset) and n is large.
+func mappedFile(r io.ReaderAt, n int64) (fd int, size int64, ok bool) {
+	f, isFile := r.(*os.File)
+	if !isFile || n < 4*bufSize || fileCopyDisabled.Load() {
+		return 0, 0, false
 	}
-	fd := int(f.Fd())
-	if _, ok := regularSize(fd); !ok {
-		return 0, false
-	}
-	return fd, true
+	fd = int(f.Fd())
+	size, ok = regularSize(fd)
+	return fd, size, ok
 }
 
-// hashMapped hashes n bytes of the regular file fd from off, window by
-// window through read-only mappings, and returns the bytes hashed: fewer
-// when the file is shorter (the digest then differs, as with a read that
-// ends early). Reading a recording this way costs its SHA-256 and no copy
-// into a buffer.
-func hashMapped(h hash.Hash, fd int, off, n int64) (int64, error) {
-	size, ok := regularSize(fd)
-	if !ok {
-		return 0, newError(ReasonIO, nil, "not a regular file")
-	}
+// hashMapped hashes n bytes from off of the regular file fd, size bytes
+// long, window by window through read-only mappings, and returns the bytes
+// hashed: fewer when the file is shorter (the digest then differs, as with
+// a read that ends early). Reading a recording this way costs its SHA-256
+// and no copy into a buffer.
+func hashMapped(h hash.Hash, fd int, size, off, n int64) (int64, error) {
 	mappedHashes.Add(1)
 	n = max(0, min(n, size-off))
 	for done := int64(0); done < n; {

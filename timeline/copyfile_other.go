@@ -3,6 +3,7 @@
 package timeline
 
 import (
+	"errors"
 	"hash"
 	"io"
 	"sync/atomic"
@@ -16,6 +17,9 @@ func copyHashingFile(io.Writer, hash.Hash, io.ReaderAt, int64, int64) (int64, bo
 	return 0, false, nil
 }
 
-func mappedFile(io.ReaderAt, int64) (int, bool) { return 0, false }
+func mappedFile(io.ReaderAt, int64) (int, int64, bool) { return 0, 0, false }
 
-func hashMapped(hash.Hash, int, int64, int64) (int64, error) { return 0, nil }
+// hashMapped is not reached: mappedFile never offers a file here.
+func hashMapped(hash.Hash, int, int64, int64, int64) (int64, error) {
+	return 0, errors.New("no mapped hashing on this system")
+}

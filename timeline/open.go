@@ -275,7 +275,7 @@ func (o *Opened) openRIFF() error {
 		}
 	}
 	h := sha256.New()
-	if fd, ok := mappedFile(r, e.Size); ok {
+	if fd, fileSize, ok := mappedFile(r, e.Size); ok {
 		// The original's header (its own size in [4,8)), then the rest
 		// straight from the file's page cache.
 		var hdr [8]byte
@@ -283,7 +283,7 @@ func (o *Opened) openRIFF() error {
 			return newError(ReasonIO, err, "reading")
 		}
 		h.Write(hdr[:])
-		if _, err := hashMapped(h, fd, 8, e.Size-8); err != nil {
+		if _, err := hashMapped(h, fd, fileSize, 8, e.Size-8); err != nil {
 			return newError(ReasonIO, err, "reading")
 		}
 	} else {

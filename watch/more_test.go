@@ -2,6 +2,8 @@ package watch
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -245,7 +247,8 @@ func TestWriterReopened(t *testing.T) {
 
 // The sealed copy that would replace a source in place is read back first:
 // one holding other content than its seal names (damaged in the archive,
-// in transit or by the file system) is refused, so the source is kept.
+// in transit or by the file system), or an intact sealed copy of another
+// file, is refused, so the source is kept.
 func TestCheckSealedCopy(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
@@ -259,20 +262,26 @@ func TestCheckSealedCopy(t *testing.T) {
 		if err := os.WriteFile(in, orig, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := timeline.SealFile(in, out, false, timeline.SealOptions{Name: name, Signer: e.signer}); err != nil {
+		res, err := timeline.SealFile(in, out, false, timeline.SealOptions{Name: name, Signer: e.signer})
+		if err != nil {
 			t.Fatal(err)
 		}
-		check := func() error {
+		sum := sha256.Sum256(res.EnvelopeBytes)
+		env := hex.EncodeToString(sum[:])
+		check := func(env string) error {
 			f, err := os.Open(out)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer f.Close()
 			st, _ := f.Stat()
-			return checkSealedCopy(f, st.Size())
+			return checkSealedCopy(f, st.Size(), env)
 		}
-		if err := check(); err != nil {
+		if err := check(env); err != nil {
 			t.Fatalf("%s: an intact sealed copy is refused: %v", name, err)
+		}
+		if err := check(strings.Repeat("0", 64)); !errors.Is(err, errBadSealedCopy) {
+			t.Errorf("%s: an intact sealed copy of another entry: %v, want errBadSealedCopy", name, err)
 		}
 		data, _ := os.ReadFile(out)
 		at := len(data) / 3 // inside the content, before the seal
@@ -283,7 +292,7 @@ func TestCheckSealedCopy(t *testing.T) {
 		if err := os.WriteFile(out, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if err := check(); !errors.Is(err, errBadSealedCopy) {
+		if err := check(env); !errors.Is(err, errBadSealedCopy) {
 			t.Errorf("%s: a damaged sealed copy: %v, want errBadSealedCopy", name, err)
 		}
 	}

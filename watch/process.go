@@ -494,7 +494,7 @@ func (w *Watcher) inPlace(j *job, key StatKey, e *archive.Entry, env string) err
 	if _, err := io.Copy(out, io.NewSectionReader(sealed, 0, sealed.Size())); err != nil {
 		return err
 	}
-	if err := checkSealedCopy(out.File, sealed.Size()); err != nil {
+	if err := checkSealedCopy(out.File, sealed.Size(), env); err != nil {
 		return err
 	}
 	// The last look: a writer that came back since is not overwritten (its
@@ -513,17 +513,22 @@ func (w *Watcher) inPlace(j *job, key StatKey, e *archive.Entry, env string) err
 }
 
 // checkSealedCopy reads back the sealed copy about to replace a source:
-// the source goes for good, so the copy must hold the very content the
-// seal's digest names (a copy damaged in the archive, in transit or by the
-// file system is refused, and the source kept). Other problems of the
-// original (a cut recording's header sizes) are the source's own.
-func checkSealedCopy(f *os.File, size int64) error {
+// the source goes for good, so the copy must carry the very envelope the
+// archive logged for it (env: hex SHA-256 of the envelope bytes), and hold
+// the content that envelope's digest names. A copy damaged in the archive,
+// in transit or by the file system, or another file's sealed copy, is
+// refused and the source kept. Other problems of the original (a cut
+// recording's header sizes) are the source's own.
+func checkSealedCopy(f *os.File, size int64, env string) error {
 	o, err := timeline.Open(f, size)
 	if err != nil {
 		return fmt.Errorf("reading the sealed copy back: %w", err)
 	}
 	if o.Envelope == nil || !o.HasOriginal || o.Has(timeline.CodeDigestMismatch) {
 		return fmt.Errorf("%w: %v", errBadSealedCopy, o.Problems)
+	}
+	if sum := sha256.Sum256(o.EnvelopeBytes); hex.EncodeToString(sum[:]) != env {
+		return fmt.Errorf("%w: its envelope is not the one the archive logged", errBadSealedCopy)
 	}
 	return nil
 }

@@ -71,25 +71,33 @@ func VerifyASN1(pub *ecdsa.PublicKey, hash, sig []byte) bool {
 // HasTable reports whether pub's verifications now use its table (for
 // tests and diagnostics: an answer never depends on it).
 func HasTable(pub *ecdsa.PublicKey) bool {
-	b, err := pub.Bytes()
-	if err != nil || len(b) != 65 {
+	key, ok := keyOf(pub)
+	if !ok {
 		return false
 	}
 	mu.Lock()
-	k := keys[[65]byte(b)]
+	k := keys[key]
 	mu.Unlock()
 	return k != nil && k.table.Load() != nil
+}
+
+// keyOf is the uncompressed point of a valid P-256 key, the map's key.
+func keyOf(pub *ecdsa.PublicKey) ([65]byte, bool) {
+	b, err := pub.Bytes()
+	if err != nil || len(b) != 65 {
+		return [65]byte{}, false
+	}
+	return [65]byte(b), true
 }
 
 // tableFor returns pub's table, building it on the Threshold-th use; nil
 // before, or when maxTables are built already, or when pub is not a valid
 // P-256 key (crypto/ecdsa then gives the answer).
 func tableFor(pub *ecdsa.PublicKey) *table {
-	b, err := pub.Bytes()
-	if err != nil || len(b) != 65 {
+	key, ok := keyOf(pub)
+	if !ok {
 		return nil
 	}
-	key := [65]byte(b)
 	mu.Lock()
 	k, ok := keys[key]
 	if !ok {
