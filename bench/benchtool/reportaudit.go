@@ -258,7 +258,7 @@ func renderAudit(r *results) (string, string) {
 	if aw != nil && sw != nil {
 		x := sw.min / aw.min
 		add(target{fmt.Sprintf("Large files (the %.0f WAVs, `--files-from`): audit bytes/s vs %.0f cores × Go SHA-256 (`benchtool sha256par`)", nWAV, nproc),
-			fmt.Sprintf("%.0f vs %.0f MiB/s → %.2f", wavBytes/(1<<20)/aw.min, wavBytes/(1<<20)/sw.min, x), "≥ 0.70", x >= 0.70, true})
+			fmt.Sprintf("%.0f vs %.0f MiB/s → %.3f", wavBytes/(1<<20)/aw.min, wavBytes/(1<<20)/sw.min, x), "≥ 0.70", x >= 0.70, true})
 	}
 	if rssArchive > 0 {
 		add(target{"Peak memory (max RSS) of the audit of that archive",
